@@ -1,0 +1,172 @@
+"""Generate the compact structure model from the official FHIR R4 definitions.
+
+Run `make definitions` (or `python -m ember.fhir.definitions.generate [DEFINITIONS_DIR]`).
+It reads profiles-types.json.gz and profiles-resources.json.gz from the conformance folder and
+writes structure.json.gz beside this file. The product reads only the generated file, so a
+deployed server needs neither the 7 MB of definitions nor their parsing at start-up.
+
+Output shape (all element tables are flattened snapshots, inherited elements included):
+  {"fhirVersion": "4.0.1",
+   "resourceTypes": [concrete resource names],
+   "abstractTypes": ["Resource", "DomainResource"],
+   "primitives": {code: {"regex": str | null}},
+   "types": {type key: {element name: element}},
+   "constraints": {type key: [[element path, key, severity, human, expression], ...]}}
+A type key is a type name ("Patient", "HumanName") or the path of a backbone element
+("Patient.contact"). An element is {"t": [type codes], "min": int, "max": int (-1 = *)} plus,
+when relevant, "k" (type key of its children for backbone elements and contentReference),
+"s": 1 (in _summary), "b" (required binding value set url), "r" (Reference/canonical targets).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+DEFAULT_SOURCE = HERE.parents[3] / "shared" / "conformance" / "fhir-r4-definitions"
+OUTPUT = HERE / "structure.json.gz"
+
+_FHIR_TYPE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+_REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
+_BACKBONE_CODES = {"BackboneElement", "Element"}
+
+
+def load_structure_definitions(source: Path) -> list[dict[str, Any]]:
+    definitions = []
+    for name in ("profiles-types.json.gz", "profiles-resources.json.gz"):
+        with gzip.open(source / name) as handle:
+            bundle = json.load(handle)
+        definitions += [
+            entry["resource"]
+            for entry in bundle["entry"]
+            if entry["resource"]["resourceType"] == "StructureDefinition"
+        ]
+    return definitions
+
+
+def type_code(type_entry: dict[str, Any]) -> str:
+    """The FHIR type code, mapping FHIRPath system types (Element.id...) to their FHIR type."""
+    code = type_entry["code"]
+    if code.startswith("http://hl7.org/fhirpath/System."):
+        for extension in type_entry.get("extension", []):
+            if extension["url"] == _FHIR_TYPE_EXTENSION:
+                return extension["valueUrl"]
+        return code.rsplit(".", 1)[1].lower()
+    return code
+
+
+def compact_element(element: dict[str, Any], is_backbone: bool) -> dict[str, Any]:
+    codes = [type_code(t) for t in element.get("type", [])]
+    compact: dict[str, Any] = {
+        "t": codes,
+        "min": element.get("min", 0),
+        "max": -1 if element.get("max", "1") == "*" else int(element.get("max", "1")),
+    }
+    if "contentReference" in element:
+        compact["k"] = element["contentReference"].lstrip("#")
+        compact["t"] = ["BackboneElement"]
+    elif is_backbone:
+        compact["k"] = element["path"]
+    if element.get("isSummary"):
+        compact["s"] = 1
+    binding = element.get("binding", {})
+    if binding.get("strength") == "required" and "valueSet" in binding:
+        compact["b"] = binding["valueSet"].split("|")[0]
+    targets = sorted(
+        {
+            profile.rsplit("/", 1)[1]
+            for t in element.get("type", [])
+            for profile in t.get("targetProfile", [])
+        }
+    )
+    if targets:
+        compact["r"] = targets
+    return compact
+
+
+def element_tables(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The element table of the type and of each of its backbone elements, keyed by type key."""
+    elements = definition["snapshot"]["element"]
+    root = elements[0]["path"]
+    child_paths = {e["path"].rsplit(".", 1)[0] for e in elements[1:]}
+    tables: dict[str, dict[str, Any]] = {root: {}}
+    for element in elements[1:]:
+        path = element["path"]
+        parent, name = path.rsplit(".", 1)
+        codes = {t["code"] for t in element.get("type", [])}
+        is_backbone = path in child_paths and bool(codes & _BACKBONE_CODES)
+        tables.setdefault(parent, {})[name] = compact_element(element, is_backbone)
+        if is_backbone:
+            tables.setdefault(path, {})
+    return tables
+
+
+def constraints_of(definition: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for element in definition["snapshot"]["element"]:
+        for constraint in element.get("constraint", []):
+            if "expression" in constraint:
+                rows.append(
+                    [
+                        element["path"],
+                        constraint["key"],
+                        constraint["severity"],
+                        constraint.get("human", ""),
+                        constraint["expression"],
+                    ]
+                )
+    return rows
+
+
+def primitive_regex(definition: dict[str, Any]) -> str | None:
+    for element in definition["snapshot"]["element"]:
+        if element["path"].endswith(".value"):
+            for type_entry in element.get("type", []):
+                for extension in type_entry.get("extension", []):
+                    if extension["url"] == _REGEX_EXTENSION:
+                        return str(extension["valueString"])
+    return None
+
+
+def build(source: Path) -> dict[str, Any]:
+    model: dict[str, Any] = {
+        "fhirVersion": "4.0.1",
+        "resourceTypes": [],
+        "abstractTypes": [],
+        "primitives": {},
+        "types": {},
+        "constraints": {},
+    }
+    for definition in load_structure_definitions(source):
+        if definition.get("derivation") == "constraint":
+            continue  # profiles such as SimpleQuantity add no new structure
+        name = definition["id"]
+        if definition["kind"] == "primitive-type":
+            model["primitives"][name] = {"regex": primitive_regex(definition)}
+            continue
+        if definition["kind"] == "resource":
+            bucket = "abstractTypes" if definition.get("abstract") else "resourceTypes"
+            model[bucket].append(name)
+        model["types"].update(element_tables(definition))
+        constraints = constraints_of(definition)
+        if constraints:
+            model["constraints"][name] = constraints
+    model["resourceTypes"].sort()
+    return model
+
+
+def main() -> None:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SOURCE
+    model = build(source.resolve())
+    payload = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
+    with gzip.GzipFile(OUTPUT, "wb", mtime=0) as handle:
+        handle.write(payload)
+    print(f"wrote {OUTPUT} ({len(model['resourceTypes'])} resource types, {len(model['types'])} type keys)")
+
+
+if __name__ == "__main__":
+    main()

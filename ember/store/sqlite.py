@@ -1,0 +1,214 @@
+"""The embedded store: SQLite in WAL mode.
+
+Point reads run inline on the event loop: a primary-key lookup costs a few microseconds, less
+than handing it to a thread. Everything that may wait (a write waiting for another process's
+lock, a history scan) runs on one of two dedicated threads with their own connections, so the
+event loop never blocks on I/O contention. Writes use BEGIN IMMEDIATE, which serialises writers
+across worker processes, and are durable when COMMIT returns (synchronous=FULL by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ember.access import AccessContext
+from ember.store.base import (
+    HistoryEntry,
+    HistoryQuery,
+    NewVersion,
+    StoredVersion,
+    VersionConflict,
+)
+from ember.store.history_sql import history_sql
+from ember.store.migrations import migration_scripts
+
+T = TypeVar("T")
+
+_COLUMNS = "resource_type, id, version, last_updated, deleted, body"
+_READ_SQL = f"SELECT {_COLUMNS} FROM resource WHERE resource_type = ? AND id = ?"
+_VREAD_SQL = f"SELECT {_COLUMNS} FROM resource_version WHERE resource_type = ? AND id = ? AND version = ?"
+_INSERT_VERSION_SQL = f"INSERT INTO resource_version ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_UPSERT_CURRENT_SQL = (
+    f"INSERT INTO resource ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version, "
+    "last_updated = excluded.last_updated, deleted = excluded.deleted, body = excluded.body"
+)
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def format_instant(moment: datetime) -> str:
+    """Fixed-width ISO text, so SQLite orders instants correctly as strings."""
+    return moment.isoformat(timespec="microseconds")
+
+
+def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
+    return StoredVersion(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]), row[5])
+
+
+class SqliteTransaction:
+    """A unit of work on the writer connection; every call runs on the writer thread."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        def fetch(connection: sqlite3.Connection) -> dict[tuple[str, str], StoredVersion]:
+            found = {}
+            for key in dict.fromkeys(keys):
+                row = connection.execute(_READ_SQL, key).fetchone()
+                if row is not None:
+                    found[key] = _row_to_version(row)
+            return found
+
+        return await self._store.on_writer(fetch)
+
+    async def write(self, versions: Sequence[NewVersion]) -> None:
+        await self._store.on_writer(lambda connection: _write_versions(connection, versions))
+
+
+def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersion]) -> None:
+    """Check every expected version, then insert; the surrounding transaction makes it atomic.
+
+    BEGIN IMMEDIATE holds the database write lock, so nobody can change a row between the
+    check and the insert.
+    """
+    for version in versions:
+        row = connection.execute(
+            "SELECT version FROM resource WHERE resource_type = ? AND id = ?",
+            (version.resource_type, version.id),
+        ).fetchone()
+        if (row[0] if row else 0) != version.expected_version:
+            raise VersionConflict(version.resource_type, version.id)
+    rows = [
+        (v.resource_type, v.id, v.version, format_instant(v.last_updated), int(v.deleted), v.body)
+        for v in versions
+    ]
+    try:
+        connection.executemany(_INSERT_VERSION_SQL, rows)
+    except sqlite3.IntegrityError:
+        # Two versions of one resource in the same write, both based on the same version.
+        duplicate = versions[0]
+        raise VersionConflict(duplicate.resource_type, duplicate.id) from None
+    connection.executemany(_UPSERT_CURRENT_SQL, rows)
+
+
+class SqliteStore:
+    """The Store protocol on one SQLite database file."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._scanner: sqlite3.Connection | None = None
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-writer")
+        self._scanner_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-scanner")
+        self._write_lock = asyncio.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return connection
+
+    async def open(self) -> None:
+        self._writer = await self._run(self._writer_thread, lambda _: self._connect(), None)
+        await self.on_writer(_migrate)
+        self._scanner = await self._run(self._scanner_thread, lambda _: self._connect(), None)
+        self._reader = self._connect()
+        # An inline read must not stall the event loop waiting for a lock.
+        self._reader.execute("PRAGMA busy_timeout = 100")
+
+    async def close(self) -> None:
+        for connection in (self._reader, self._writer, self._scanner):
+            if connection is not None:
+                connection.close()
+        self._writer_thread.shutdown(wait=True)
+        self._scanner_thread.shutdown(wait=True)
+
+    async def ping(self) -> bool:
+        return self._connection(self._reader).execute("SELECT 1").fetchone() == (1,)
+
+    async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
+        row = self._connection(self._reader).execute(_READ_SQL, (resource_type, resource_id)).fetchone()
+        return _row_to_version(row) if row else None
+
+    async def vread(
+        self, ctx: AccessContext, resource_type: str, resource_id: str, version: int
+    ) -> StoredVersion | None:
+        row = self._connection(self._reader).execute(_VREAD_SQL, (resource_type, resource_id, version)).fetchone()
+        return _row_to_version(row) if row else None
+
+    async def history(self, ctx: AccessContext, query: HistoryQuery) -> list[HistoryEntry]:
+        sql, params = history_sql(query, count_only=False, placeholder=_qmark, instant=format_instant)
+        rows = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)
+        return [HistoryEntry(row[0], _row_to_version(row[1:])) for row in rows]
+
+    async def history_count(self, ctx: AccessContext, query: HistoryQuery) -> int:
+        sql, params = history_sql(query, count_only=True, placeholder=_qmark, instant=format_instant)
+        row = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchone(), self._scanner)
+        return int(row[0])
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        async with self._write_lock:
+            await self.on_writer(lambda c: c.execute("BEGIN IMMEDIATE"))
+            try:
+                yield SqliteTransaction(self)
+            except BaseException:
+                await self.on_writer(lambda c: c.execute("ROLLBACK"))
+                raise
+            await self.on_writer(lambda c: c.execute("COMMIT"))
+
+    async def on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` with the writer connection on the writer thread."""
+        return await self._run(self._writer_thread, work, self._writer)
+
+    @staticmethod
+    async def _run(
+        executor: ThreadPoolExecutor, work: Callable[[Any], T], connection: sqlite3.Connection | None
+    ) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, work, connection)
+
+    @staticmethod
+    def _connection(connection: sqlite3.Connection | None) -> sqlite3.Connection:
+        if connection is None:
+            raise RuntimeError("SqliteStore.open() was not called")
+        return connection
+
+
+def _qmark(_: int) -> str:
+    return "?"
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (executescript would commit our transaction)."""
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    return [statement for statement in code.split(";") if statement.strip()]
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
+        for version, script in migration_scripts("sqlite"):
+            if version not in applied:
+                for statement in _statements(script):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
+                )
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -133,3 +133,21 @@ def primitive_regex(type_code: str) -> str | None:
 def constraints(type_name: str) -> list[tuple[str, str, str, str, str]]:
     """Invariants of a type: (element path, key, severity, human text, FHIRPath expression)."""
     return [tuple(row) for row in _raw_model()["constraints"].get(type_name, [])]  # type: ignore[misc]
+
+
+@cache
+def required_value_set(url: str) -> dict[str, frozenset[str]] | None:
+    """The codes of a value set named by a required binding, by code system url.
+
+    None when the value set could not be expanded from the R4 package (UCUM, BCP-13 mime types,
+    ISO 4217 currencies...): its codes are then not checked, see `unexpanded_value_sets`.
+    """
+    expansion: dict[str, list[str]] | None = _raw_model()["requiredValueSets"].get(url)
+    if expansion is None:
+        return None
+    return {system: frozenset(codes) for system, codes in expansion.items()}
+
+
+def unexpanded_value_sets() -> tuple[str, ...]:
+    """Required value sets whose codes are not validated because they cannot be expanded offline."""
+    return tuple(_raw_model()["unexpandedValueSets"])

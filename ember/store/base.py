@@ -45,6 +45,10 @@ class NewVersion:
     body: bytes
     expected_version: int
 
+    def as_stored(self) -> StoredVersion:
+        """The version as reads will return it once written."""
+        return StoredVersion(self.resource_type, self.id, self.version, self.last_updated, self.deleted, self.body)
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryQuery:

@@ -11,11 +11,22 @@ Output shape (all element tables are flattened snapshots, inherited elements inc
    "abstractTypes": ["Resource", "DomainResource"],
    "primitives": {code: {"regex": str | null}},
    "types": {type key: {element name: element}},
-   "constraints": {type key: [[element path, key, severity, human, expression], ...]}}
+   "constraints": {type key: [[element path, key, severity, human, expression], ...]},
+   "requiredValueSets": {value set url: {code system url: [codes]}},
+   "unexpandedValueSets": [urls of required value sets that could not be expanded]}
 A type key is a type name ("Patient", "HumanName") or the path of a backbone element
-("Patient.contact"). An element is {"t": [type codes], "min": int, "max": int (-1 = *)} plus,
-when relevant, "k" (type key of its children for backbone elements and contentReference),
+("Patient.contact"); its elements are listed in definition order (FHIR XML needs it), every
+other object has sorted keys. An element is {"t": [type codes], "min": int, "max": int (-1 = *)}
+plus, when relevant, "k" (type key of its children for backbone elements and contentReference),
 "s": 1 (in _summary), "b" (required binding value set url), "r" (Reference/canonical targets).
+
+Every value set named by a required binding is expanded from valuesets.json.gz,
+v3-codesystems.json.gz and v2-tables.json.gz so that validation can check codes without a
+terminology server. A value set is expanded only when each include is an explicit concept list or
+a whole code system whose content is complete; the others (BCP-13 mime types, UCUM, ISO 4217
+currencies, value sets missing from the package) land in "unexpandedValueSets" and their codes are
+not checked. No required binding of R4 uses filters, value set imports or excludes, so those forms
+count as unexpandable too rather than being half supported.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ OUTPUT = HERE / "structure.json.gz"
 _FHIR_TYPE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 _REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
 _BACKBONE_CODES = {"BackboneElement", "Element"}
+_TERMINOLOGY_FILES = ("valuesets.json.gz", "v3-codesystems.json.gz", "v2-tables.json.gz")
 
 
 def load_structure_definitions(source: Path) -> list[dict[str, Any]]:
@@ -132,6 +144,69 @@ def primitive_regex(definition: dict[str, Any]) -> str | None:
     return None
 
 
+def load_terminology(source: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ValueSet and CodeSystem resources of the package, each indexed by canonical url."""
+    value_sets: dict[str, Any] = {}
+    code_systems: dict[str, Any] = {}
+    for name in _TERMINOLOGY_FILES:
+        with gzip.open(source / name) as handle:
+            bundle = json.load(handle)
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "ValueSet":
+                value_sets[resource["url"]] = resource
+            elif resource["resourceType"] == "CodeSystem":
+                code_systems[resource["url"]] = resource
+    return value_sets, code_systems
+
+
+def code_system_codes(concepts: list[dict[str, Any]]) -> list[str]:
+    """Every code of a (possibly hierarchical) concept list, nested concepts included."""
+    codes: list[str] = []
+    pending = list(concepts)
+    while pending:
+        concept = pending.pop()
+        codes.append(concept["code"])
+        pending.extend(concept.get("concept", []))
+    return codes
+
+
+def expand_value_set(value_set: dict[str, Any], code_systems: dict[str, Any]) -> dict[str, list[str]] | None:
+    """{system: sorted codes} of a value set, or None when it cannot be expanded offline."""
+    compose = value_set.get("compose", {})
+    if "exclude" in compose or not compose.get("include"):
+        return None
+    expansion: dict[str, set[str]] = {}
+    for include in compose["include"]:
+        if "filter" in include or "valueSet" in include or "system" not in include:
+            return None
+        system = include["system"]
+        if "concept" in include:
+            codes = [concept["code"] for concept in include["concept"]]
+        else:
+            code_system = code_systems.get(system)
+            if code_system is None or code_system.get("content") != "complete":
+                return None
+            codes = code_system_codes(code_system.get("concept", []))
+        expansion.setdefault(system, set()).update(codes)
+    return {system: sorted(codes) for system, codes in sorted(expansion.items())}
+
+
+def required_value_sets(model: dict[str, Any], source: Path) -> tuple[dict[str, Any], list[str]]:
+    """Expansions of every value set a required binding names, and the urls left unexpanded."""
+    value_sets, code_systems = load_terminology(source)
+    urls = {element["b"] for table in model["types"].values() for element in table.values() if "b" in element}
+    expanded: dict[str, Any] = {}
+    skipped: list[str] = []
+    for url in sorted(urls):
+        expansion = expand_value_set(value_sets[url], code_systems) if url in value_sets else None
+        if expansion is None:
+            skipped.append(url)
+        else:
+            expanded[url] = expansion
+    return expanded, skipped
+
+
 def build(source: Path) -> dict[str, Any]:
     model: dict[str, Any] = {
         "fhirVersion": "4.0.1",
@@ -156,16 +231,38 @@ def build(source: Path) -> dict[str, Any]:
         if constraints:
             model["constraints"][name] = constraints
     model["resourceTypes"].sort()
+    model["requiredValueSets"], model["unexpandedValueSets"] = required_value_sets(model, source)
     return model
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def stable_order(model: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted everywhere for reproducible output, except the element names of each element
+    table: they keep definition order, which FHIR XML requires when writing elements."""
+    types = {
+        key: {name: _sorted(element) for name, element in table.items()}
+        for key, table in sorted(model["types"].items())
+    }
+    return {key: types if key == "types" else _sorted(value) for key, value in sorted(model.items())}
 
 
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SOURCE
     model = build(source.resolve())
-    payload = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
+    payload = json.dumps(stable_order(model), separators=(",", ":")).encode()
     with gzip.GzipFile(OUTPUT, "wb", mtime=0) as handle:
         handle.write(payload)
     print(f"wrote {OUTPUT} ({len(model['resourceTypes'])} resource types, {len(model['types'])} type keys)")
+    print(f"expanded {len(model['requiredValueSets'])} required value sets; not expanded:")
+    for url in model["unexpandedValueSets"]:
+        print(f"  {url}")
 
 
 if __name__ == "__main__":

@@ -173,3 +173,112 @@ def _to_datetime(value: Temporal) -> dt.datetime:
     parts = list(value.parts) + [1, 1, 0, 0, 0][len(value.parts) - 1:]
     year, month, day, hour, minute, second = parts[:6]
     return dt.datetime(year, month, day, hour, minute, second, (value.ms or 0) * 1000)
+
+
+def _from_datetime(full: dt.datetime, template: Temporal) -> Temporal:
+    values = (full.year, full.month, full.day, full.hour, full.minute, full.second)
+    if template.kind == TIME:
+        values = values[3:]
+    ms = full.microsecond // 1000 if template.ms is not None else None
+    return Temporal(template.kind, values[:len(template.parts)], ms, template.tz)
+
+
+_DURATION_UNITS = {
+    "year": "year", "years": "year", "month": "month", "months": "month",
+    "week": "week", "weeks": "week", "wk": "week", "day": "day", "days": "day", "d": "day",
+    "hour": "hour", "hours": "hour", "h": "hour", "minute": "minute", "minutes": "minute",
+    "min": "minute", "second": "second", "seconds": "second", "s": "second",
+    "millisecond": "millisecond", "milliseconds": "millisecond", "ms": "millisecond",
+}
+_SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
+_PRECISION_UNIT = ("year", "month", "day", "hour", "minute", "second")
+
+
+def add_duration(value: Temporal, amount: Decimal, unit: str) -> Temporal:
+    """``value + amount unit`` (use a negative amount to subtract).
+
+    Calendar units (year, month) move the calendar; UCUM ``a`` and ``mo`` are not calendar
+    durations and are rejected, as the specification requires. Amounts are truncated to whole
+    units, and durations finer than the value's precision are truncated to that precision.
+    """
+    canonical = _DURATION_UNITS.get(unit)
+    if canonical is None:
+        raise FhirPathEvaluationError(f"cannot add '{unit}' to a {value.kind}")
+    if value.kind == TIME and canonical in ("year", "month", "week", "day"):
+        raise FhirPathEvaluationError(f"cannot add '{unit}' to a time")
+    whole = int(amount)
+    if canonical in ("year", "month"):
+        return _add_months(value, whole * 12 if canonical == "year" else whole)
+    if canonical == "millisecond":
+        delta = dt.timedelta(milliseconds=whole)
+    else:
+        seconds = whole * _SECONDS[canonical]
+        finest = _finest_unit(value)
+        if finest in _SECONDS:
+            seconds = int(seconds / _SECONDS[finest]) * _SECONDS[finest]
+        delta = dt.timedelta(seconds=seconds)
+    return _from_datetime(_anchor(value) + delta, value)
+
+
+def _finest_unit(value: Temporal) -> str:
+    offset = 3 if value.kind == TIME else 0
+    return _PRECISION_UNIT[offset + len(value.parts) - 1]
+
+
+def _anchor(value: Temporal) -> dt.datetime:
+    if value.kind == TIME:
+        parts = list(value.parts) + [0] * (3 - len(value.parts))
+        return dt.datetime(2000, 1, 1, *parts, (value.ms or 0) * 1000)
+    return _to_datetime(value)
+
+
+def _add_months(value: Temporal, months: int) -> Temporal:
+    parts = list(value.parts)
+    if len(parts) == 1:
+        parts[0] += int(months / 12)
+        return Temporal(value.kind, tuple(parts), value.ms, value.tz)
+    year, month = divmod(parts[1] - 1 + months, 12)
+    parts[0], parts[1] = parts[0] + year, month + 1
+    if len(parts) > 2:
+        parts[2] = min(parts[2], calendar.monthrange(parts[0], parts[1])[1])
+    return Temporal(value.kind, tuple(parts), value.ms, value.tz)
+
+
+_DATE_LEVELS = {4: 1, 6: 2, 8: 3, 10: 4, 12: 5, 14: 6, 17: 7}
+_TIME_LEVELS = {2: 1, 4: 2, 6: 3, 9: 4}
+
+
+def boundary(value: Temporal, digits: int | None, high: bool) -> Temporal | None:
+    """lowBoundary()/highBoundary(): the earliest/latest value the partial value could be.
+
+    Returns None (empty) for a precision the kind cannot express. A dateTime given to the hour
+    only is first read as ``hh:00``, because FHIR has no hour-only times.
+    """
+    is_time = value.kind == TIME
+    if digits is None:
+        digits = 9 if is_time else (8 if value.kind == DATE else 17)
+    level = (_TIME_LEVELS if is_time else _DATE_LEVELS).get(digits)
+    if level is None or (value.kind == DATE and level > 3):
+        return None
+    parts = list(value.parts)
+    if not is_time and len(parts) == 4:
+        parts.append(0)
+    full_parts = 3 if is_time else 6
+    while len(parts) < min(level, full_parts):
+        parts.append(_fill(parts, high, is_time))
+    ms = None
+    if level > full_parts:
+        ms = value.ms if value.ms is not None else (999 if high else 0)
+    tz = value.tz
+    if value.kind == DATETIME and level > 3 and tz is None:
+        tz = _HIGH_TZ if high else _LOW_TZ
+    return Temporal(value.kind, tuple(parts[:level]), ms, tz)
+
+
+def _fill(parts: list[int], high: bool, is_time: bool) -> int:
+    index = len(parts) + (3 if is_time else 0)
+    if not high:
+        return (0, 1, 1, 0, 0, 0)[index]
+    if index == 2:
+        return calendar.monthrange(parts[0], parts[1])[1]
+    return (0, 12, 0, 23, 59, 59)[index]

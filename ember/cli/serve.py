@@ -1,0 +1,53 @@
+"""`ember serve`: run the FHIR server with granian.
+
+Settings reach the worker processes through EMBER_* environment variables, the same way an
+operator configures them, so a worker builds exactly the app a single process would.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from typing import Annotated, Optional
+
+import typer
+
+from ember.settings import Settings
+
+_WARNING = (
+    "WARNING: this version of Ember does not enforce authorization yet: every client may read and "
+    "write everything. Keep it on a trusted network (the default binds to 127.0.0.1 only)."
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
+        port: Annotated[Optional[int], typer.Option(help="Port (default 8080)")] = None,
+        database: Annotated[Optional[str], typer.Option(help="sqlite:///path.db or postgresql://user@host:port/db")] = None,
+        workers: Annotated[Optional[int], typer.Option(help="Worker processes (default 1)")] = None,
+    ) -> None:
+        """Serve the FHIR API at http://HOST:PORT/fhir."""
+        settings = Settings.load(host=host, port=port, database_url=database, workers=workers)
+        for field in fields(settings):
+            os.environ[f"EMBER_{field.name.upper()}"] = str(getattr(settings, field.name))
+        typer.secho(_WARNING, fg=typer.colors.YELLOW, err=True)
+        typer.echo(f"Ember serving FHIR R4 at http://{settings.host}:{settings.port}/fhir ({settings.database_url})")
+        run_server(settings)
+
+
+def run_server(settings: Settings) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, LogLevels
+
+    Granian(
+        "ember.rest.app:app_from_environment",
+        address=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        interface=Interfaces.ASGI,
+        factory=True,
+        log_level=LogLevels(settings.log_level),
+        respawn_failed_workers=True,
+    ).serve()

@@ -1,0 +1,38 @@
+"""The evaluation context shared by the compiled closures of one evaluation."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+# A resolver maps a reference string to the resource it points at (or None).
+Resolver = Callable[[str], "dict[str, Any] | None"]
+# A terminology hook answers memberOf(): is the coded item in the value set? (None: unknown)
+Terminology = Callable[[Any, str], "bool | None"]
+# A tracer receives trace() calls: (name, items).
+Tracer = Callable[[str, list[Any]], None]
+
+
+class Context:
+    """Mutable state of one evaluation.
+
+    ``this`` is the collection that identifiers and function arguments are evaluated against;
+    iterating functions (``where``, ``select``...) set it per item and restore it afterwards.
+    """
+
+    __slots__ = ("this", "index", "total", "root", "root_value", "resource", "variables",
+                 "resolver", "terminology", "tracer", "cache")
+
+    def __init__(self, resource: Any, variables: dict[str, list[Any]],
+                 resolver: Resolver | None = None, terminology: Terminology | None = None,
+                 tracer: Tracer | None = None) -> None:
+        self.this: list[Any] = [resource] if resource is not None else []
+        self.index: int | None = None
+        self.total: list[Any] = []
+        self.root = resource
+        self.root_value = getattr(resource, "value", resource)
+        self.resource = resource
+        self.variables = variables
+        self.resolver = resolver
+        self.terminology = terminology
+        self.tracer = tracer
+        self.cache: dict[str, Any] = {}

@@ -1,0 +1,54 @@
+"""patch: PATCH [base]/[type]/[id] with a JSON Patch (RFC 6902) or FHIRPath Patch body.
+
+The patched resource goes through exactly the same checks as an update, so a patch can never
+store what a PUT would have refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+
+from ember.access import AccessContext
+from ember.fhir import jsonio
+from ember.fhir.outcome import error, not_found
+from ember.interactions.read import deleted_error
+from ember.interactions.request import FhirRequest, FhirResponse
+from ember.interactions.versioning import now, version_headers
+from ember.interactions.writes import in_transaction, plan_update
+from ember.store.base import NewVersion, Store, Transaction
+
+
+async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
+    assert request.resource_type and request.id
+    key = (request.resource_type, request.id)
+
+    async def write(transaction: Transaction) -> NewVersion:
+        current = (await transaction.current([key])).get(key)
+        if current is None:
+            raise not_found(*key)
+        if current.deleted:
+            raise deleted_error(current)
+        patched = apply_patch(jsonio.loads(current.body), request.body)
+        planned = plan_update(patched, request.id or "", current, now(), request.headers.get("if-match"))
+        await transaction.write([planned])
+        return planned
+
+    planned = await in_transaction(store, write)
+    return FhirResponse(200, body=planned.body, headers=version_headers(planned.as_stored(), request.base_url))
+
+
+def apply_patch(resource: dict[str, Any], patch: Any) -> dict[str, Any]:
+    """Apply a JSON Patch document (a list of operations) to a copy of `resource`."""
+    if not isinstance(patch, list):
+        raise error(400, "structure", "A JSON Patch body must be an array of operations")
+    try:
+        patched = jsonpatch.JsonPatch(patch).apply(resource)
+    except (jsonpatch.JsonPatchTestFailed, jsonpatch.JsonPointerException) as exc:
+        raise error(422, "processing", f"The patch could not be applied: {exc}") from None
+    except (jsonpatch.InvalidJsonPatch, jsonpatch.JsonPatchException, TypeError, KeyError) as exc:
+        raise error(400, "structure", f"Invalid JSON Patch: {exc}") from None
+    if not isinstance(patched, dict):
+        raise error(422, "processing", "The patch replaced the whole resource with a non-object")
+    return patched

@@ -1,0 +1,171 @@
+"""transaction and batch: POST [base] with a Bundle.
+
+A transaction is all or nothing: every write is planned and checked first, then appended in
+one store transaction; a failure anywhere rolls everything back. Reads (GET entries) run after
+the commit, so they see the transaction's own writes. A batch runs each entry on its own
+through the same dispatcher as a plain HTTP request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from ember.access import AccessContext
+from ember.fhir import jsonio
+from ember.fhir.outcome import FhirError, Issue, error, operation_outcome
+from ember.interactions import patch as patch_interaction
+from ember.interactions.batch import execute_batch, run_entry
+from ember.interactions.bundle_entries import BundleEntry, processing_order, read_bundle
+from ember.interactions.bundles import bundle
+from ember.interactions.prefer import MINIMAL, OUTCOME, REPRESENTATION, preferred_return
+from ember.interactions.references import assign_identities, rewrite_references
+from ember.interactions.request import FhirRequest, FhirResponse
+from ember.interactions.versioning import etag, fhir_instant, now
+from ember.interactions.writes import in_transaction, plan_create, plan_delete, plan_update
+from ember.store.base import NewVersion, StoredVersion, Store, Transaction
+
+_WRITES = ("create", "update", "patch", "delete")
+
+
+async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
+    bundle_type, entries = read_bundle(request.body, request.base_url)
+    preference = preferred_return(request.headers.get("prefer"), default=MINIMAL)
+    if bundle_type == "batch":
+        return await execute_batch(ctx, entries, store, preference)
+    return await execute_transaction(ctx, entries, store, preference)
+
+
+async def execute_transaction(
+    ctx: AccessContext, entries: list[BundleEntry | FhirError], store: Store, preference: str
+) -> FhirResponse:
+    readable = _all_readable(entries)
+    identities = assign_identities(readable)
+    for entry in readable:
+        if isinstance(entry.request.body, dict):
+            rewrite_references(entry.request.body, identities, f"{entry.location}.resource")
+    writes = [entry for entry in processing_order(readable) if entry.request.method != "GET"]
+    _refuse_unsupported(writes)
+    _refuse_repeated_targets(writes)
+    moment = now()
+
+    async def work(transaction: Transaction) -> dict[int, NewVersion | None]:
+        keys = [(e.request.resource_type or "", e.request.id or "") for e in writes if e.request.id]
+        current = await transaction.current(keys)
+        planned = {entry.index: _plan(entry, current, moment) for entry in writes}
+        await transaction.write([version for version in planned.values() if version is not None])
+        return planned
+
+    planned = await in_transaction(store, work)
+    responses: dict[int, dict[str, Any]] = {
+        index: _write_response(version, preference) for index, version in planned.items()
+    }
+    for entry in readable:
+        if entry.request.method == "GET":
+            responses[entry.index] = await run_entry(ctx, entry.request, store)
+    ordered = [responses[entry.index] for entry in readable]
+    return FhirResponse(200, resource=bundle("transaction-response", ordered))
+
+
+def _all_readable(entries: list[BundleEntry | FhirError]) -> list[BundleEntry]:
+    issues = [issue for entry in entries if isinstance(entry, FhirError) for issue in entry.issues]
+    if issues:
+        raise FhirError(400, issues)
+    return [entry for entry in entries if isinstance(entry, BundleEntry)]
+
+
+def _refuse_unsupported(writes: list[BundleEntry]) -> None:
+    for entry in writes:
+        if entry.request.interaction not in _WRITES:
+            raise error(
+                400, "not-supported", f"'{entry.request.interaction}' cannot run inside a transaction",
+                f"{entry.location}.request",
+            )
+
+
+def _refuse_repeated_targets(writes: list[BundleEntry]) -> None:
+    """Two writes to one resource in one transaction have no defined order (http.html#trules)."""
+    seen: set[tuple[str | None, str | None]] = set()
+    for entry in writes:
+        key = (entry.request.resource_type, entry.request.id)
+        if key in seen:
+            raise error(400, "invalid", f"{key[0]}/{key[1]} is written twice in one transaction", f"{entry.location}.request")
+        seen.add(key)
+
+
+def _plan(
+    entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], moment: datetime
+) -> NewVersion | None:
+    request = entry.request
+    key = (request.resource_type or "", request.id or "")
+    if_match = request.headers.get("if-match")
+    try:
+        if request.interaction == "create":
+            return plan_create(_resource(entry), moment, resource_id=request.id)
+        if request.interaction == "update":
+            return plan_update(_resource(entry), key[1], current.get(key), moment, if_match)
+        if request.interaction == "patch":
+            return _plan_patch(entry, current.get(key), moment, if_match)
+        return plan_delete(*key, current.get(key), moment, if_match)
+    except FhirError as failure:
+        raise _relocated(failure, request.resource_type or "", f"{entry.location}.resource") from None
+
+
+def _resource(entry: BundleEntry) -> dict[str, Any]:
+    body = entry.request.body
+    if not isinstance(body, dict) or body.get("resourceType") != entry.request.resource_type:
+        raise error(400, "invalid", f"The resource must be a {entry.request.resource_type}", f"{entry.location}.resource")
+    return body
+
+
+def _plan_patch(
+    entry: BundleEntry, current: StoredVersion | None, moment: datetime, if_match: str | None
+) -> NewVersion:
+    """A PATCH entry carries its JSON Patch as a Binary resource (http.html#patch)."""
+    if current is None or current.deleted:
+        raise error(404, "not-found", f"{entry.request.resource_type}/{entry.request.id} is not known")
+    document = patch_document(entry)
+    patched = patch_interaction.apply_patch(jsonio.loads(current.body), document)
+    return plan_update(patched, entry.request.id or "", current, moment, if_match)
+
+
+def patch_document(entry: BundleEntry) -> Any:
+    body = entry.request.body
+    if isinstance(body, dict) and body.get("resourceType") == "Binary" and isinstance(body.get("data"), str):
+        try:
+            return jsonio.loads(base64.b64decode(body["data"], validate=True))
+        except binascii.Error:
+            raise error(400, "structure", "Binary.data is not base64", f"{entry.location}.resource.data") from None
+    raise error(400, "structure", "A PATCH entry needs a Binary resource holding a JSON Patch", f"{entry.location}.resource")
+
+
+def _relocated(failure: FhirError, resource_type: str, prefix: str) -> FhirError:
+    """Point issue locations at the entry: `Patient.name` -> `Bundle.entry[3].resource.name`."""
+    located = []
+    for issue in failure.issues:
+        expressions = tuple(
+            prefix + expression[len(resource_type):] if expression.startswith(resource_type) else expression
+            for expression in issue.expression
+        ) or (prefix,)
+        located.append(Issue(issue.code, issue.diagnostics, issue.severity, expressions))
+    return FhirError(failure.status, located, failure.headers)
+
+
+def _write_response(version: NewVersion | None, preference: str) -> dict[str, Any]:
+    if version is None:
+        return {"response": {"status": "204 No Content"}}
+    created = version.version == 1
+    response: dict[str, Any] = {
+        "status": "201 Created" if created else ("204 No Content" if version.deleted else "200 OK"),
+        "location": f"{version.resource_type}/{version.id}/_history/{version.version}",
+        "etag": etag(version.version),
+        "lastModified": fhir_instant(version.last_updated),
+    }
+    entry: dict[str, Any] = {"response": response}
+    if preference == REPRESENTATION and not version.deleted:
+        entry["resource"] = jsonio.loads(version.body)
+    elif preference == OUTCOME:
+        entry["response"]["outcome"] = operation_outcome([])
+    return entry

@@ -1,0 +1,80 @@
+"""Ids, versions, timestamps and the HTTP headers that describe a stored version."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from ember.fhir import jsonio
+from ember.fhir.outcome import error
+from ember.store.base import StoredVersion
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_ETAG_PATTERN = re.compile(r'^(?:W/)?"?([0-9]+)"?$')
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fhir_instant(moment: datetime) -> str:
+    """FHIR instant text in UTC with Z, to the microsecond so fast successive writes still order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def check_id(resource_id: str, location: str) -> None:
+    if not _ID_PATTERN.fullmatch(resource_id):
+        raise error(400, "value", f"Invalid id '{resource_id[:80]}': 1-64 of A-Z a-z 0-9 - .", location)
+
+
+def stamp(resource: dict[str, Any], resource_id: str, version: int, moment: datetime) -> bytes:
+    """Set id and meta.versionId/lastUpdated (server-owned) and return canonical JSON bytes.
+
+    resourceType is moved first so stored bodies read naturally.
+    """
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = fhir_instant(moment)
+    ordered = {"resourceType": resource["resourceType"], "id": resource_id}
+    for key, value in resource.items():
+        if key not in ("resourceType", "id", "meta"):
+            ordered[key] = value
+    ordered["meta"] = meta
+    resource.clear()
+    resource.update(ordered)
+    return jsonio.dumps(resource)
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def parse_etag(value: str) -> int | None:
+    """The version number in an ETag-style header value (`W/"3"`, `"3"`, `3`), or None."""
+    match = _ETAG_PATTERN.match(value.strip())
+    return int(match.group(1)) if match else None
+
+
+def version_headers(stored: StoredVersion, base_url: str, *, location: bool = False) -> dict[str, str]:
+    headers = {
+        "ETag": etag(stored.version),
+        "Last-Modified": format_datetime(stored.last_updated.astimezone(UTC), usegmt=True),
+    }
+    if location:
+        headers["Location"] = f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
+    return headers
+
+
+def parse_http_date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

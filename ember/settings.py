@@ -1,0 +1,53 @@
+"""One settings object for the whole server.
+
+Values come, in increasing priority, from the defaults here, an optional TOML file named by
+EMBER_CONFIG, environment variables EMBER_<NAME>, and command-line options. docs/configuration.md
+lists every setting; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///ember.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    #: Public base URL of the FHIR API; derived from the request when empty.
+    base_url: str = ""
+    max_body_bytes: int = 32 * 1024 * 1024
+    #: SQLite durability: FULL syncs the WAL on every commit (survives power loss), NORMAL only
+    #: guarantees survival of a process crash.
+    sqlite_synchronous: str = "FULL"
+    log_level: str = "info"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults, then the TOML file in EMBER_CONFIG, then EMBER_* variables, then `overrides`."""
+        settings = cls()
+        config_file = os.environ.get("EMBER_CONFIG")
+        if config_file:
+            with open(config_file, "rb") as handle:
+                settings = settings.merged(tomllib.load(handle))
+        from_env = {
+            field.name: os.environ[f"EMBER_{field.name.upper()}"]
+            for field in fields(cls)
+            if f"EMBER_{field.name.upper()}" in os.environ
+        }
+        return settings.merged(from_env).merged({k: v for k, v in overrides.items() if v is not None})
+
+    def merged(self, values: dict[str, Any]) -> Settings:
+        """A copy with `values` applied, converted to each field's type; unknown keys are errors."""
+        known = {field.name: field for field in fields(self)}
+        converted: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"Unknown setting '{name}'")
+            converted[name] = int(value) if isinstance(getattr(self, name), int) else str(value)
+        return replace(self, **converted)

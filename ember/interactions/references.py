@@ -6,22 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from ember.fhir.outcome import FhirError, Issue, error
+from ember.fhir.reference_walk import iter_references
 from ember.interactions.bundle_entries import BundleEntry
 from ember.interactions.versioning import new_id
 
 _PLACEHOLDER_PREFIXES = ("urn:uuid:", "urn:oid:")
 
 
-def assign_identities(entries: list[BundleEntry]) -> dict[str, str]:
+def assign_identities(entries: list[BundleEntry], existing: dict[int, str]) -> dict[str, str]:
     """fullUrl -> `Type/id` for every entry that creates or updates a resource.
 
     POSTed resources get fresh ids now, so references can be rewritten before anything is
-    written; a fullUrl used twice makes the Bundle ambiguous and is refused.
+    written, except conditional creates that matched a resource (`existing`, by entry index),
+    whose fullUrl then means that resource. A fullUrl used twice is ambiguous and refused.
     """
     identities: dict[str, str] = {}
     for entry in entries:
         request = entry.request
-        if request.interaction == "create":
+        if entry.index in existing:
+            request.resource_type, _, request.id = existing[entry.index].partition("/")
+        elif request.interaction == "create" and request.id is None:
             request.id = new_id()
         if entry.full_url is None or request.method not in ("POST", "PUT"):
             continue
@@ -35,21 +39,13 @@ def assign_identities(entries: list[BundleEntry]) -> dict[str, str]:
 def rewrite_references(resource: Any, identities: dict[str, str], where: str) -> None:
     """Replace references to Bundle fullUrls in place; a urn: reference to nothing is a 400."""
     issues: list[Issue] = []
-    stack: list[tuple[Any, str]] = [(resource, where)]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            reference = node.get("reference")
-            if isinstance(reference, str):
-                target = identities.get(reference)
-                if target is not None:
-                    node["reference"] = target
-                elif reference.startswith(_PLACEHOLDER_PREFIXES):
-                    issues.append(
-                        Issue("not-found", f"Reference '{reference[:100]}' matches no entry fullUrl", "error", (f"{path}.reference",))
-                    )
-            stack.extend((value, f"{path}.{key}") for key, value in node.items() if isinstance(value, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((value, f"{path}[{index}]") for index, value in enumerate(node) if isinstance(value, (dict, list)))
+    for node, path in iter_references(resource, where):
+        reference = node["reference"]
+        target = identities.get(reference)
+        if target is not None:
+            node["reference"] = target
+        elif reference.startswith(_PLACEHOLDER_PREFIXES):
+            message = f"Reference '{reference[:100]}' matches no entry fullUrl"
+            issues.append(Issue("not-found", message, "error", (f"{path}.reference",)))
     if issues:
         raise FhirError(400, issues)

@@ -18,6 +18,8 @@ from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError, Issue, error, operation_outcome
 from ember.interactions import patch as patch_interaction
 from ember.interactions.batch import execute_batch, run_entry
+from ember.interactions.conditional import resolve_conditional_references
+from ember.interactions.create import existing_match
 from ember.interactions.bundle_entries import BundleEntry, processing_order, read_bundle
 from ember.interactions.bundles import bundle
 from ember.interactions.prefer import MINIMAL, OUTCOME, REPRESENTATION, preferred_return
@@ -42,31 +44,47 @@ async def execute_transaction(
     ctx: AccessContext, entries: list[BundleEntry | FhirError], store: Store, preference: str
 ) -> FhirResponse:
     readable = _all_readable(entries)
-    identities = assign_identities(readable)
-    for entry in readable:
-        if isinstance(entry.request.body, dict):
-            rewrite_references(entry.request.body, identities, f"{entry.location}.resource")
     writes = [entry for entry in processing_order(readable) if entry.request.method != "GET"]
     _refuse_unsupported(writes)
-    _refuse_repeated_targets(writes)
     moment = now()
 
-    async def work(transaction: Transaction) -> dict[int, NewVersion | None]:
-        keys = [(e.request.resource_type or "", e.request.id or "") for e in writes if e.request.id]
+    async def work(transaction: Transaction) -> dict[int, dict[str, Any]]:
+        matched = await _conditional_create_matches(transaction, writes)
+        identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
+        for entry in readable:
+            if isinstance(entry.request.body, dict) and entry.index not in matched:
+                rewrite_references(entry.request.body, identities, f"{entry.location}.resource")
+                await resolve_conditional_references(transaction, entry.request.body, f"{entry.location}.resource")
+        pending = [entry for entry in writes if entry.index not in matched]
+        _refuse_repeated_targets(pending)
+        keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
         current = await transaction.current(keys)
-        planned = {entry.index: _plan(entry, current, moment) for entry in writes}
+        planned = {entry.index: _plan(entry, current, moment) for entry in pending}
         await transaction.write([version for version in planned.values() if version is not None])
-        return planned
+        responses = {index: _write_response(version, preference) for index, version in planned.items()}
+        responses.update({index: _existing_response(stored) for index, stored in matched.items()})
+        return responses
 
-    planned = await in_transaction(store, work)
-    responses: dict[int, dict[str, Any]] = {
-        index: _write_response(version, preference) for index, version in planned.items()
-    }
+    responses = await in_transaction(store, work)
     for entry in readable:
         if entry.request.method == "GET":
             responses[entry.index] = await run_entry(ctx, entry.request, store)
-    ordered = [responses[entry.index] for entry in readable]
-    return FhirResponse(200, resource=bundle("transaction-response", ordered))
+    return FhirResponse(200, resource=bundle("transaction-response", [responses[e.index] for e in readable]))
+
+
+async def _conditional_create_matches(
+    transaction: Transaction, writes: list[BundleEntry]
+) -> dict[int, StoredVersion]:
+    """Entries whose If-None-Exist criteria matched an existing resource, by entry index."""
+    matched = {}
+    for entry in writes:
+        criteria = entry.request.headers.get("if-none-exist")
+        if entry.request.interaction == "create" and criteria is not None:
+            where = f"{entry.location}.request.ifNoneExist"
+            existing = await existing_match(transaction, entry.request.resource_type or "", criteria, where)
+            if existing is not None:
+                matched[entry.index] = existing
+    return matched
 
 
 def _all_readable(entries: list[BundleEntry | FhirError]) -> list[BundleEntry]:
@@ -151,6 +169,11 @@ def _relocated(failure: FhirError, resource_type: str, prefix: str) -> FhirError
         ) or (prefix,)
         located.append(Issue(issue.code, issue.diagnostics, issue.severity, expressions))
     return FhirError(failure.status, located, failure.headers)
+
+
+def _existing_response(stored: StoredVersion) -> dict[str, Any]:
+    location = f"{stored.resource_type}/{stored.id}/_history/{stored.version}"
+    return {"response": {"status": "200 OK", "location": location, "etag": etag(stored.version)}}
 
 
 def _write_response(version: NewVersion | None, preference: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember.access import AccessContext
+from ember.interactions.conditional import resolve_conditional_references
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
 from ember.interactions.writes import in_transaction, plan_update, require_resource
@@ -14,9 +15,10 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     resource_type, resource_id = request.resource_type, request.id
 
     async def write(transaction: Transaction) -> NewVersion:
-        resource = require_resource(request.body, resource_type, resource_type)
+        resource = dict(require_resource(request.body, resource_type, resource_type))
+        await resolve_conditional_references(transaction, resource, resource_type)
         current = (await transaction.current([(resource_type, resource_id)])).get((resource_type, resource_id))
-        planned = plan_update(dict(resource), resource_id, current, now(), request.headers.get("if-match"))
+        planned = plan_update(resource, resource_id, current, now(), request.headers.get("if-match"))
         await transaction.write([planned])
         return planned
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.validation import raise_for_issues, validate_resource
+from ember.interactions.conditional import identifier_tokens
 from ember.interactions.versioning import check_id, new_id, parse_etag, stamp
 from ember.store.base import NewVersion, StoredVersion, Store, Transaction, VersionConflict
 
@@ -48,7 +49,7 @@ def plan_create(resource: dict[str, Any], moment: datetime, resource_id: str | N
     raise_for_issues(validate_resource(resource, expected_type=resource_type))
     assigned = resource_id or new_id()
     body = stamp(resource, assigned, 1, moment)
-    return NewVersion(resource_type, assigned, 1, moment, False, body, expected_version=0)
+    return NewVersion(resource_type, assigned, 1, moment, False, body, 0, identifier_tokens(resource))
 
 
 def plan_update(
@@ -67,7 +68,8 @@ def plan_update(
     check_precondition(current, if_match)
     version = current.version + 1 if current else 1
     body = stamp(resource, resource_id, version, moment)
-    return NewVersion(resource_type, resource_id, version, moment, False, body, current.version if current else 0)
+    expected = current.version if current else 0
+    return NewVersion(resource_type, resource_id, version, moment, False, body, expected, identifier_tokens(resource))
 
 
 def plan_delete(

@@ -33,6 +33,17 @@ class StoredVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenKey:
+    """One token search index row of a resource: `param` (a search parameter name) matched
+    `system|code`. The interaction layer extracts them; the store keeps them with the current
+    version so conditional operations and searches find resources by identifier."""
+
+    param: str
+    system: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewVersion:
     """A version to write. `expected_version` is the current version the writer based it on
     (0 for a resource that must not exist yet); the store refuses the write if it changed."""
@@ -44,6 +55,7 @@ class NewVersion:
     deleted: bool
     body: bytes
     expected_version: int
+    tokens: tuple[TokenKey, ...] = ()
 
     def as_stored(self) -> StoredVersion:
         """The version as reads will return it once written."""
@@ -95,6 +107,11 @@ class Transaction(Protocol):
 
     async def write(self, versions: Sequence[NewVersion]) -> None:
         """Append the versions; raise VersionConflict if any `expected_version` is stale."""
+        ...
+
+    async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
+        """Ids of current, not deleted resources of a type indexed with `param` = system|code
+        (`system` None matches any system), at most a few: callers only need to tell 0, 1, many."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""The history query, written once for both back ends.
+"""The history and token lookup queries, written once for both back ends.
 
 Only the parameter placeholder (`?` or `$1`) and the instant representation differ, so each
 store passes its own; the SQL shape stays identical, which keeps the back ends honest.
@@ -36,11 +36,10 @@ def history_sql(
     if query.since is not None:
         conditions.append(f"v.last_updated >= {bind(instant(query.since))}")
     if query.at is not None:
-        at = bind(instant(query.at))
-        conditions.append(f"v.last_updated <= {at}")
+        conditions.append(f"v.last_updated <= {bind(instant(query.at))}")
         conditions.append(
             "NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.resource_type = v.resource_type "
-            f"AND n.id = v.id AND n.version > v.version AND n.last_updated <= {at})"
+            f"AND n.id = v.id AND n.version > v.version AND n.last_updated <= {bind(instant(query.at))})"
         )
     if query.before_seq is not None and not count_only:
         conditions.append(f"v.seq < {bind(query.before_seq)}")
@@ -48,3 +47,18 @@ def history_sql(
     if count_only:
         return f"SELECT count(*) FROM resource_version v{where}", params
     return f"{_SELECT} FROM resource_version v{where} ORDER BY v.seq DESC LIMIT {bind(query.count)}", params
+
+
+def token_lookup_sql(
+    resource_type: str, param: str, system: str | None, code: str, *, placeholder: Callable[[int], str]
+) -> tuple[str, list[Any]]:
+    """Ids of current resources indexed with param = system|code (any system when None)."""
+    params: list[Any] = [resource_type, param, code]
+    sql = (
+        f"SELECT DISTINCT id FROM token_index WHERE resource_type = {placeholder(1)} "
+        f"AND param = {placeholder(2)} AND code = {placeholder(3)}"
+    )
+    if system is not None:
+        params.append(system)
+        sql += f" AND system = {placeholder(4)}"
+    return sql + " LIMIT 3", params

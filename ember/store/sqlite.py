@@ -25,7 +25,7 @@ from ember.store.base import (
     StoredVersion,
     VersionConflict,
 )
-from ember.store.history_sql import history_sql
+from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.migrations import migration_scripts
 
 T = TypeVar("T")
@@ -71,6 +71,11 @@ class SqliteTransaction:
     async def write(self, versions: Sequence[NewVersion]) -> None:
         await self._store.on_writer(lambda connection: _write_versions(connection, versions))
 
+    async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
+        sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_qmark)
+        rows = await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
+        return [row[0] for row in rows]
+
 
 def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersion]) -> None:
     """Check every expected version, then insert; the surrounding transaction makes it atomic.
@@ -96,6 +101,13 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         duplicate = versions[0]
         raise VersionConflict(duplicate.resource_type, duplicate.id) from None
     connection.executemany(_UPSERT_CURRENT_SQL, rows)
+    connection.executemany(
+        "DELETE FROM token_index WHERE resource_type = ? AND id = ?", [(v.resource_type, v.id) for v in versions]
+    )
+    connection.executemany(
+        "INSERT INTO token_index (resource_type, id, param, system, code) VALUES (?, ?, ?, ?, ?)",
+        [(v.resource_type, v.id, t.param, t.system, t.code) for v in versions if not v.deleted for t in v.tokens],
+    )
 
 
 class SqliteStore:

@@ -22,3 +22,14 @@ CREATE TABLE resource (
     body          BLOB    NOT NULL,
     PRIMARY KEY (resource_type, id)
 ) WITHOUT ROWID;
+
+-- Token index of current versions (identifiers for now), for conditional operations.
+CREATE TABLE token_index (
+    resource_type TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    param         TEXT NOT NULL,
+    system        TEXT NOT NULL,
+    code          TEXT NOT NULL
+);
+CREATE INDEX token_index_lookup ON token_index (resource_type, param, code, system);
+CREATE INDEX token_index_resource ON token_index (resource_type, id);

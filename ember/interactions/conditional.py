@@ -1,0 +1,78 @@
+"""Conditional criteria: `If-None-Exist` on create and conditional references
+(`"reference": "Patient?identifier=http://x|123"`), resolved inside the writer's transaction.
+
+Criteria may use `identifier` (system|value, |value or value) and `_id`, with commas for OR
+and repeated parameters for AND: what conditional operations are used for in practice (and
+what the Synthea and HL7 v2 feeds send). Other parameters are refused with a 400 that says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ember.fhir.model import is_resource_type
+from ember.fhir.outcome import FhirError, Issue, error
+from ember.fhir.reference_walk import iter_references
+from ember.store.base import TokenKey, Transaction
+
+SUPPORTED_PARAMS = ("identifier", "_id")
+
+
+def identifier_tokens(resource: dict[str, Any]) -> tuple[TokenKey, ...]:
+    """The `identifier` index rows of a resource (system|value of each Identifier)."""
+    identifiers = resource.get("identifier")
+    if isinstance(identifiers, dict):
+        identifiers = [identifiers]
+    if not isinstance(identifiers, list):
+        return ()
+    return tuple(
+        TokenKey("identifier", str(item.get("system", "")), str(item["value"]))
+        for item in identifiers
+        if isinstance(item, dict) and isinstance(item.get("value"), str)
+    )
+
+
+async def matching_ids(transaction: Transaction, resource_type: str, query: str, where: str) -> set[str]:
+    """Ids of the current resources of `resource_type` matching every criterion of `query`."""
+    criteria = parse_qsl(query, keep_blank_values=True)
+    if not criteria:
+        raise error(400, "invalid", "Conditional criteria must not be empty", where)
+    matches: set[str] | None = None
+    for name, value in criteria:
+        if name not in SUPPORTED_PARAMS:
+            raise error(
+                400, "not-supported",
+                f"Conditional criteria support {', '.join(SUPPORTED_PARAMS)}; '{name[:40]}' is not supported", where,
+            )
+        found: set[str] = set()
+        for alternative in value.split(","):
+            found |= await _ids_for(transaction, resource_type, name, alternative)
+        matches = found if matches is None else matches & found
+    return matches or set()
+
+
+async def _ids_for(transaction: Transaction, resource_type: str, name: str, value: str) -> set[str]:
+    if name == "_id":
+        current = await transaction.current([(resource_type, value)])
+        return {value} if (resource_type, value) in current and not current[(resource_type, value)].deleted else set()
+    system, separator, code = value.rpartition("|")
+    return set(await transaction.find_by_token(resource_type, "identifier", system if separator else None, code))
+
+
+async def resolve_conditional_references(transaction: Transaction, resource: Any, where: str) -> None:
+    """Replace each `Type?criteria` reference with the one resource it matches (412 otherwise)."""
+    issues: list[Issue] = []
+    for node, path in iter_references(resource, where):
+        resource_type, question_mark, query = node["reference"].partition("?")
+        if not question_mark or not is_resource_type(resource_type):
+            continue
+        ids = await matching_ids(transaction, resource_type, query, f"{path}.reference")
+        if len(ids) == 1:
+            node["reference"] = f"{resource_type}/{ids.pop()}"
+        else:
+            found = "no resource" if not ids else "more than one resource"
+            message = f"Conditional reference '{node['reference'][:120]}' matches {found}"
+            issues.append(Issue("not-found" if not ids else "multiple-matches", message, "error", (f"{path}.reference",)))
+    if issues:
+        raise FhirError(412, issues)

@@ -1,0 +1,143 @@
+"""batch and transaction Bundles: order, reference rewriting, atomicity, per-entry failures."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ember.store.base import HistoryQuery, Store
+from ember.access import AccessContext
+
+pytestmark = pytest.mark.anyio
+
+PATIENT_URN = "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"
+
+
+def _transaction(*entries: dict, bundle_type: str = "transaction") -> dict:
+    return {"resourceType": "Bundle", "type": bundle_type, "entry": list(entries)}
+
+
+def _post(resource: dict, full_url: str | None = None) -> dict:
+    entry = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"]}}
+    if full_url:
+        entry["fullUrl"] = full_url
+    return entry
+
+
+OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+    "subject": {"reference": PATIENT_URN},
+}
+
+
+async def _version_count(store: Store) -> int:
+    return await store.history_count(AccessContext.system(), HistoryQuery())
+
+
+async def test_transaction_rewrites_urn_references(client: httpx.AsyncClient) -> None:
+    bundle = _transaction(_post(OBSERVATION), _post({"resourceType": "Patient"}, PATIENT_URN))
+    response = await client.post("", json=bundle)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["type"] == "transaction-response"
+    observation_location, patient_location = (e["response"]["location"] for e in result["entry"])
+    assert patient_location.startswith("Patient/") and observation_location.startswith("Observation/")
+    observation = (await client.get("/" + observation_location.split("/_history")[0])).json()
+    assert observation["subject"]["reference"] == patient_location.split("/_history")[0]
+
+
+async def test_transaction_failing_at_last_entry_leaves_no_trace(client: httpx.AsyncClient, store: Store) -> None:
+    await client.put("/Patient/keep", json={"resourceType": "Patient", "id": "keep", "gender": "male"})
+    before = await _version_count(store)
+    bundle = _transaction(
+        _post({"resourceType": "Patient"}, PATIENT_URN),
+        {"resource": {"resourceType": "Patient", "id": "keep", "gender": "female"}, "request": {"method": "PUT", "url": "Patient/keep"}},
+        {"request": {"method": "DELETE", "url": "Patient/keep"}},
+        _post({"resourceType": "Observation", "code": {"text": "no status"}}),
+    )
+    response = await client.post("", json=bundle)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"][0].startswith("Bundle.entry[3]")
+    assert await _version_count(store) == before
+    assert (await client.get("/Patient/keep")).json()["gender"] == "male"
+
+
+async def test_if_match_conflict_rolls_back_the_transaction(client: httpx.AsyncClient, store: Store) -> None:
+    await client.put("/Patient/a", json={"resourceType": "Patient", "id": "a"})
+    before = await _version_count(store)
+    bundle = _transaction(
+        _post({"resourceType": "Patient"}),
+        {"resource": {"resourceType": "Patient", "id": "a"}, "request": {"method": "PUT", "url": "Patient/a", "ifMatch": 'W/"7"'}},
+    )
+    assert (await client.post("", json=bundle)).status_code == 412
+    assert await _version_count(store) == before
+
+
+async def test_duplicate_full_url_and_dangling_urn_are_400(client: httpx.AsyncClient, store: Store) -> None:
+    duplicate = _transaction(_post({"resourceType": "Patient"}, PATIENT_URN), _post({"resourceType": "Patient"}, PATIENT_URN))
+    response = await client.post("", json=duplicate)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["Bundle.entry[1].fullUrl"]
+    dangling = _transaction(_post(OBSERVATION))
+    response = await client.post("", json=dangling)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["Bundle.entry[0].resource.subject.reference"]
+    assert await _version_count(store) == 0
+
+
+async def test_processing_order_delete_post_put_get(client: httpx.AsyncClient) -> None:
+    await client.put("/Patient/old", json={"resourceType": "Patient", "id": "old"})
+    bundle = _transaction(
+        {"request": {"method": "GET", "url": "Patient/new"}},
+        {"resource": {"resourceType": "Patient", "id": "new", "gender": "male"}, "request": {"method": "PUT", "url": "Patient/new"}},
+        {"request": {"method": "DELETE", "url": "Patient/old"}},
+    )
+    result = (await client.post("", json=bundle)).json()
+    statuses = [e["response"]["status"] for e in result["entry"]]
+    assert statuses == ["200 OK", "201 Created", "204 No Content"]
+    assert result["entry"][0]["resource"]["gender"] == "male"  # the GET ran after the PUT
+
+
+async def test_same_resource_twice_is_refused(client: httpx.AsyncClient) -> None:
+    put = {"resource": {"resourceType": "Patient", "id": "x"}, "request": {"method": "PUT", "url": "Patient/x"}}
+    assert (await client.post("", json=_transaction(put, put))).status_code == 400
+
+
+async def test_batch_entries_fail_independently(client: httpx.AsyncClient) -> None:
+    bundle = _transaction(
+        _post({"resourceType": "Patient", "gender": "male"}),
+        _post({"resourceType": "Observation", "code": {"text": "no status"}}),
+        {"request": {"method": "GET", "url": "Patient/missing"}},
+        {"request": {"method": "GET", "url": "Nonsense/1"}},
+        _post({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": PATIENT_URN}}),
+        bundle_type="batch",
+    )
+    response = await client.post("", json=bundle)
+    assert response.status_code == 200
+    statuses = [e["response"]["status"][:3] for e in response.json()["entry"]]
+    assert statuses == ["201", "400", "404", "404", "400"]
+    assert response.json()["entry"][1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
+
+
+async def test_transaction_patch_entry_with_binary_json_patch(client: httpx.AsyncClient) -> None:
+    import base64
+    import json
+
+    await client.put("/Patient/p", json={"resourceType": "Patient", "id": "p", "gender": "male"})
+    patch = base64.b64encode(json.dumps([{"op": "replace", "path": "/gender", "value": "female"}]).encode()).decode()
+    bundle = _transaction(
+        {
+            "resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": patch},
+            "request": {"method": "PATCH", "url": "Patient/p"},
+        }
+    )
+    response = await client.post("", json=bundle, headers={"Prefer": "return=representation"})
+    assert response.status_code == 200, response.text
+    assert response.json()["entry"][0]["resource"]["gender"] == "female"
+
+
+async def test_not_a_bundle_is_400(client: httpx.AsyncClient) -> None:
+    assert (await client.post("", json={"resourceType": "Patient"})).status_code == 400
+    assert (await client.post("", json={"resourceType": "Bundle", "type": "collection"})).status_code == 400

@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
 
 def run_server(settings: Settings) -> None:
     from granian import Granian
-    from granian.constants import Interfaces, LogLevels
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
 
     Granian(
         "ember.rest.app:app_from_environment",

@@ -6,6 +6,7 @@ from typing import Any
 
 from ember.fhir import jsonio
 from ember.fhir.outcome import error
+from ember.fhir.xml import xml_to_json
 
 JSON = "application/fhir+json"
 XML = "application/fhir+xml"
@@ -28,8 +29,6 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
     if kind in _JSON_TYPES or kind == JSON_PATCH:
         return jsonio.loads(raw)
     if kind in _XML_TYPES:
-        from ember.fhir.xml import xml_to_json
-
         return xml_to_json(raw)
     raise error(415, "not-supported", f"Unsupported Content-Type '{kind[:80]}': use {JSON} or {XML}")
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError, error, operation_outcome
 from ember.fhir.summary import SUMMARY_MODES, select_elements, summarize
+from ember.fhir.xml import json_to_xml
 from ember.interactions.request import FhirResponse
 from ember.rest.formats import JSON, XML
 
@@ -54,8 +55,6 @@ def render(response: FhirResponse, representation: Representation) -> Response:
     resource = jsonio.loads(response.body if response.body is not None else jsonio.dumps(response.resource))
     resource = _shape(resource, representation)
     if representation.format == XML:
-        from ember.fhir.xml import json_to_xml
-
         return Response(json_to_xml(resource, pretty=representation.pretty), response.status, headers, _XML_MEDIA)
     return Response(jsonio.dumps(resource, pretty=representation.pretty), response.status, headers, _JSON_MEDIA)
 

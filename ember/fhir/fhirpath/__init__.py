@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 from .compiler import compile_node
 from .context import Context, Resolver, Terminology, Tracer
 from .errors import FhirPathError, FhirPathEvaluationError, FhirPathSyntaxError
+from .fastpath import plan
 from .model import Node, resource_node
 from .quantity import Quantity
 from .syntax import parse
@@ -61,11 +62,13 @@ class TypedValue(NamedTuple):
 class CompiledExpression:
     """A FHIRPath expression compiled to closures; call it on a resource."""
 
-    __slots__ = ("expression", "_closure")
+    __slots__ = ("_closure", "_plain_path", "expression")
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
-        self._closure = compile_node(parse(expression))
+        tree = parse(expression)
+        self._closure = compile_node(tree)
+        self._plain_path = plan(tree)
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self.expression!r})"
@@ -74,6 +77,10 @@ class CompiledExpression:
                  resolver: Resolver | None = None, terminology: Terminology | None = None,
                  tracer: Tracer | None = None) -> list[Any]:
         """Evaluate on ``resource``; returns the result collection as plain values."""
+        if self._plain_path is not None and not variables and resolver is None:
+            fast = self._plain_path(resource)
+            if fast is not None:
+                return fast
         items = self.nodes(resource, variables, resolver=resolver, terminology=terminology,
                            tracer=tracer)
         return [plain(item) for item in items]
@@ -112,7 +119,7 @@ def _typed(item: Any) -> TypedValue:
 
 
 @lru_cache(maxsize=4096)
-def compile(expression: str) -> CompiledExpression:  # noqa: A001 (the natural public name)
+def compile(expression: str) -> CompiledExpression:
     """Compile ``expression`` once (cached); raises ``FhirPathSyntaxError``."""
     return CompiledExpression(expression)
 

@@ -7,17 +7,38 @@ time; evaluating is then plain function calls with no dispatch on node kinds.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import functions  # noqa: F401  (registers the function library)
 from .context import Context
 from .errors import FhirPathEvaluationError, FhirPathSyntaxError
 from .model import Node, fhir_model
 from .navigation import MemberStep
-from .operators import arithmetic, comparison, concatenate, logic, membership, negate, union
+from .operators import (
+    arithmetic,
+    comparison,
+    concatenate,
+    logic,
+    membership,
+    negate,
+    union,
+)
 from .registry import EAGER, FUNCTIONS, LAZY
-from .syntax import (Binary, Call, Empty, Expr, Index, Literal, Member, Special, TypeOp,
-                     TypeSpec, Unary, Variable)
+from .syntax import (
+    Binary,
+    Call,
+    Empty,
+    Expr,
+    Index,
+    Literal,
+    Member,
+    Special,
+    TypeOp,
+    TypeSpec,
+    Unary,
+    Variable,
+)
 from .type_checks import TypeMatcher
 from .values import singleton
 from .variables import lookup_variable
@@ -109,19 +130,23 @@ def _binary(node: Binary) -> Compiled:
 
 
 def _type_op(node: TypeOp) -> Compiled:
+    """``is`` tests one item; the ``as`` operator filters a collection like ofType().
+
+    R4 search parameters apply ``as`` to collections (``Observation.component.value as
+    Quantity``), so the operator filters; the ``as()`` function keeps the singleton rule.
+    """
     operand = compile_node(node.operand)
     matcher = TypeMatcher(node.type)
     is_test = node.op == "is"
 
-    def type_operation(focus: list[Any], ctx: Context) -> list[Any]:
+    def is_operation(focus: list[Any], ctx: Context) -> list[Any]:
+        item = singleton(operand(focus, ctx), "operator is")
+        return [] if item is None else [matcher.matches(item)]
+
+    def as_operation(focus: list[Any], ctx: Context) -> list[Any]:
         matcher.check_known()
-        item = singleton(operand(focus, ctx), f"operator {node.op}")
-        if item is None:
-            return []
-        if is_test:
-            return [matcher.matches(item)]
-        return [item] if matcher.matches(item, exact=True) else []
-    return type_operation
+        return [item for item in operand(focus, ctx) if matcher.matches(item, exact=True)]
+    return is_operation if is_test else as_operation
 
 
 def _variable(node: Variable) -> Compiled:

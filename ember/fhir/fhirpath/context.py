@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # A resolver maps a reference string to the resource it points at (or None).
 Resolver = Callable[[str], "dict[str, Any] | None"]
@@ -19,8 +20,19 @@ class Context:
     iterating functions (``where``, ``select``...) set it per item and restore it afterwards.
     """
 
-    __slots__ = ("this", "index", "total", "root", "root_value", "resource", "variables",
-                 "resolver", "terminology", "tracer", "cache")
+    __slots__ = (
+        "cache",
+        "index",
+        "resolver",
+        "resource",
+        "root",
+        "root_value",
+        "terminology",
+        "this",
+        "total",
+        "tracer",
+        "variables",
+    )
 
     def __init__(self, resource: Any, variables: dict[str, list[Any]],
                  resolver: Resolver | None = None, terminology: Terminology | None = None,

@@ -25,7 +25,7 @@ class Node:
     None when unknown. ``value`` is None for a primitive that only has extensions.
     """
 
-    __slots__ = ("value", "type", "ext")
+    __slots__ = ("ext", "type", "value")
 
     def __init__(self, value: Any, type_key: str | None, ext: Any = None) -> None:
         self.value = value

@@ -47,7 +47,7 @@ class MemberStep:
     resources reached polymorphically (``Bundle.entry.resource.subject``).
     """
 
-    __slots__ = ("name", "ext_key", "model", "accessors")
+    __slots__ = ("accessors", "ext_key", "model", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -55,8 +55,14 @@ class MemberStep:
         self.model: FhirModel = fhir_model()
         self.accessors: dict[str | None, tuple[int, Any]] = {}
 
+    @staticmethod
+    def declared_type(value: Any, declared: str | None) -> str | None:
+        """The type an item of an element declared as ``declared`` really has."""
+        return _item_type(value, declared)
+
     def _accessor(self, type_key: str | None) -> tuple[int, Any]:
         entry = self.model.element(type_key, self.name)
+        accessor: tuple[int, Any]
         if entry is None:
             accessor = (_UNDEFINED if self.model.knows(type_key) else _UNKNOWN, None)
         elif isinstance(entry[0], list):
@@ -71,7 +77,7 @@ class MemberStep:
 
     def __call__(self, focus: list[Any], root: Any) -> list[Any]:
         out: list[Any] = []
-        undefined = 0
+        undefined = defined = 0
         for node in focus:
             if type(node) is not Node:
                 continue
@@ -81,6 +87,8 @@ class MemberStep:
                 if type(value) is not dict:
                     continue
             kind, payload = self.accessors.get(node.type) or self._accessor(node.type)
+            if kind < _UNDEFINED:
+                defined += 1
             if kind == _PLAIN:
                 emit(out, value.get(self.name), value.get(self.ext_key), payload)
             elif kind == _CHOICE:
@@ -91,7 +99,7 @@ class MemberStep:
                 self._untyped(out, value)
             elif "resourceType" not in value or value is root:
                 undefined += 1
-        if undefined and not out:
+        if undefined and not defined:
             raise FhirPathEvaluationError(
                 f"'{self.name}' is not an element of {self._types(focus)}")
         return out
@@ -103,9 +111,9 @@ class MemberStep:
             emit(out, value.get(name), value.get(self.ext_key), None)
             return
         size = len(name)
-        for key in value:
+        for key, item in value.items():
             if key.startswith(name) and len(key) > size and key[size].isupper():
-                emit(out, value[key], value.get("_" + key), self.model.type_for_suffix(key[size:]))
+                emit(out, item, value.get("_" + key), self.model.type_for_suffix(key[size:]))
 
     def _types(self, focus: list[Any]) -> str:
         names = {self.model.type_name(n.type) for n in focus if type(n) is Node and n.type}

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 from .errors import FhirPathEvaluationError
 from .quantity import Quantity, add_quantities, divide_quantities, multiply_quantities
 from .temporal import Temporal, add_duration
-from .values import (collection_equal, collection_equivalent, compare_items, contains_item,
-                     distinct, plain, singleton, to_boolean, to_system, type_label)
+from .values import (
+    collection_equal,
+    collection_equivalent,
+    compare_items,
+    contains_item,
+    distinct,
+    plain,
+    singleton,
+    to_boolean,
+    to_system,
+    type_label,
+)
 
 Collection = list[Any]
 

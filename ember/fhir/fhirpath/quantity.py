@@ -16,7 +16,7 @@ _QUANTITY_STRING_RE = re.compile(r"([+-]?\d+(?:\.\d+)?)(?:\s*(?:'([^']+)'|([a-z]
 class Quantity:
     """An immutable quantity; ``unit`` keeps the spelling it was written with."""
 
-    __slots__ = ("value", "unit")
+    __slots__ = ("unit", "value")
 
     def __init__(self, value: Decimal, unit: str = "1") -> None:
         self.value = value

@@ -7,8 +7,9 @@ per item; type functions (``is``, ``as``, ``ofType``) receive a resolved ``TypeM
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 EAGER, LAZY, TYPE = "eager", "lazy", "type"
 

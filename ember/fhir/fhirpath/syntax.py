@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 from .errors import FhirPathSyntaxError
-from .lexer import (DATETIME, DELIMITED, EOF, EXTERNAL, IDENT, NUMBER, OP, SPECIAL, STRING,
-                    TIME, Token, tokenize)
+from .lexer import (
+    DATETIME,
+    DELIMITED,
+    EOF,
+    EXTERNAL,
+    IDENT,
+    NUMBER,
+    OP,
+    SPECIAL,
+    STRING,
+    TIME,
+    Token,
+    tokenize,
+)
 from .quantity import Quantity
 from .temporal import parse_date_time, parse_time
 from .ucum import CALENDAR_KEYWORDS
@@ -89,7 +101,7 @@ class Special:
     name: str
 
 
-Expr = Union[Literal, Empty, Member, Call, Index, Unary, Binary, TypeOp, Variable, Special]
+Expr = Literal | Empty | Member | Call | Index | Unary | Binary | TypeOp | Variable | Special
 
 _BINARY_PRECEDENCE = {
     "implies": 1, "or": 2, "xor": 2, "and": 3, "in": 4, "contains": 4,

@@ -30,7 +30,7 @@ _LOW_TZ, _HIGH_TZ = 14 * 60, -12 * 60
 class Temporal:
     """A date, dateTime or time; ``parts`` holds only the components that were given."""
 
-    __slots__ = ("kind", "parts", "ms", "tz")
+    __slots__ = ("kind", "ms", "parts", "tz")
 
     def __init__(self, kind: str, parts: tuple[int, ...], ms: int | None = None,
                  tz: int | None = None) -> None:
@@ -176,7 +176,8 @@ def _to_datetime(value: Temporal) -> dt.datetime:
 
 
 def _from_datetime(full: dt.datetime, template: Temporal) -> Temporal:
-    values = (full.year, full.month, full.day, full.hour, full.minute, full.second)
+    values: tuple[int, ...] = (full.year, full.month, full.day, full.hour, full.minute,
+                               full.second)
     if template.kind == TIME:
         values = values[3:]
     ms = full.microsecond // 1000 if template.ms is not None else None
@@ -227,8 +228,8 @@ def _finest_unit(value: Temporal) -> str:
 
 def _anchor(value: Temporal) -> dt.datetime:
     if value.kind == TIME:
-        parts = list(value.parts) + [0] * (3 - len(value.parts))
-        return dt.datetime(2000, 1, 1, *parts, (value.ms or 0) * 1000)
+        hour, minute, second = list(value.parts) + [0] * (3 - len(value.parts))
+        return dt.datetime(2000, 1, 1, hour, minute, second, (value.ms or 0) * 1000)
     return _to_datetime(value)
 
 

@@ -66,7 +66,7 @@ def type_info(item: Any) -> dict[str, str]:
 class TypeMatcher:
     """A type specifier resolved once at compile time."""
 
-    __slots__ = ("namespace", "name", "is_fhir", "is_system", "primitive")
+    __slots__ = ("is_fhir", "is_system", "name", "namespace", "primitive")
 
     def __init__(self, spec: TypeSpec) -> None:
         model = fhir_model()

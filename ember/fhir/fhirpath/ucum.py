@@ -43,7 +43,7 @@ _ATOMS: dict[str, tuple[Decimal, dict[str, int], bool]] = {
     "Pa": (Decimal(1000), {"g": 1, "m": -1, "s": -2}, True),
     "J": (Decimal(1000), {"g": 1, "m": 2, "s": -2}, True),
     "W": (Decimal(1000), {"g": 1, "m": 2, "s": -3}, True),
-    "cal": (Decimal("4184"), {"g": 1, "m": 2, "s": -2}, True),
+    "cal": (Decimal(4184), {"g": 1, "m": 2, "s": -2}, True),
     "mm[Hg]": (Decimal("133322.387415"), {"g": 1, "m": -1, "s": -2}, False),
     "min": (Decimal(60), {"s": 1}, False),
     "h": (Decimal(3600), {"s": 1}, False),
@@ -102,9 +102,9 @@ def _term(text: str) -> tuple[Decimal, dict[str, int]] | None:
     resolved = _atom(match.group(1))
     if resolved is None:
         return None
-    power = int(match.group(2))
+    exponent = int(match.group(2))
     factor, dims = resolved
-    return factor ** power, {base: exp * power for base, exp in dims.items()}
+    return factor ** exponent, {base: power * exponent for base, power in dims.items()}
 
 
 @lru_cache(maxsize=512)
@@ -112,12 +112,13 @@ def analyse(unit: str) -> tuple[Decimal, Dimensions] | None:
     """Return (factor to base units, dimensions) for a UCUM unit or calendar keyword."""
     keyword = unit[:-1] if unit.endswith("s") and unit[:-1] in CALENDAR_UNITS else unit
     if keyword in CALENDAR_UNITS:
-        factor, dims = CALENDAR_UNITS[keyword]
-        return factor, tuple(sorted(dims.items()))
+        calendar_factor, calendar_dims = CALENDAR_UNITS[keyword]
+        return calendar_factor, tuple(sorted(calendar_dims.items()))
     if not unit or "(" in unit:
         return None
-    factor, total = Decimal(1), {}
-    for index, (operator, text) in enumerate(_split(unit)):
+    factor = Decimal(1)
+    total: dict[str, int] = {}
+    for operator, text in _split(unit):
         resolved = _term(text)
         if resolved is None:
             return None

@@ -8,14 +8,28 @@ type the ``Node`` carries. That keeps plain path navigation cheap.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from .errors import FhirPathEvaluationError
 from .model import Node
-from .quantity import (Quantity, decimal_equivalent, from_fhir_quantity, quantity_compare,
-                       quantity_equal, quantity_equivalent)
-from .temporal import DATE, Temporal, compare_temporal, parse_date_time, parse_time
+from .quantity import (
+    Quantity,
+    decimal_equivalent,
+    from_fhir_quantity,
+    quantity_compare,
+    quantity_equal,
+    quantity_equivalent,
+)
+from .temporal import (
+    DATE,
+    DATETIME,
+    Temporal,
+    compare_temporal,
+    parse_date_time,
+    parse_time,
+)
 
 QUANTITY_TYPES = frozenset(
     {"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"})
@@ -50,8 +64,8 @@ def _quantity(value: Any) -> Any:
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "decimal": _decimal,
     "date": _temporal(lambda text: parse_date_time(text, DATE)),
-    "dateTime": _temporal(parse_date_time),
-    "instant": _temporal(parse_date_time),
+    "dateTime": _temporal(lambda text: parse_date_time(text, DATETIME)),
+    "instant": _temporal(lambda text: parse_date_time(text, DATETIME)),
     "time": _temporal(parse_time),
     **{name: _quantity for name in QUANTITY_TYPES},
 }

@@ -28,6 +28,7 @@ XHTML_DIV = f"{{{XHTML_NS}}}div"
 MAX_DEPTH = 200
 
 _INTEGER_TYPES = frozenset({"integer", "positiveInt", "unsignedInt"})
+_NATIVE_TYPES = _INTEGER_TYPES | {"boolean", "decimal"}
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 # Same length cap as ember.fhir.jsonio: a 4,000-digit integer is an attack, not a measurement.
 _INTEGER = re.compile(r"-?[0-9]{1,40}")
@@ -52,6 +53,8 @@ class Field:
     is_array: bool
     #: The type key of the children (complex), or the primitive type code (primitive).
     child_key: str
+    #: A primitive JSON writes as a number or boolean, not as the string it is in XML.
+    is_native: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,20 @@ def layout_of(key: str) -> Layout | None:
             kind=_kind(code),
             is_array=element.is_array,
             child_key=element.child_type_key(code),
+            is_native=code in _NATIVE_TYPES,
         )
-    by_tag = {(XHTML_DIV if field.kind is Kind.XHTML else f"{{{FHIR_NS}}}{name}"): field for name, field in fields.items()}
+    by_tag = {}
+    for name, field in fields.items():
+        by_tag[XHTML_DIV if field.kind is Kind.XHTML else f"{{{FHIR_NS}}}{name}"] = field
     return Layout(key=key, fields=fields, attributes=attributes, is_resource=resource, by_tag=by_tag)
+
+
+def required_layout(key: str) -> Layout:
+    """The layout of a type key the model itself named; its absence is a bug, not bad input."""
+    layout = layout_of(key)
+    if layout is None:
+        raise LookupError(f"The structure model has no type {key!r}")
+    return layout
 
 
 def _kind(type_code: str) -> Kind:

@@ -63,4 +63,6 @@ def _malformed(what: str, exc: etree.XMLSyntaxError, expression: tuple[str, ...]
     message = exc.msg or "not well-formed"
     if exc.lineno and f"line {exc.lineno}" not in message:
         message += f" (line {exc.lineno})"
+    if "encoding" in message:
+        message += "; FHIR XML must be UTF-8"
     return error(400, "structure", f"{what} is not well-formed XML: {message}", *expression)

@@ -14,7 +14,16 @@ from lxml import etree
 
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, error
-from ember.fhir.xml.layout import FHIR_NS, MAX_DEPTH, XSI_NS, Field, Kind, Layout, layout_of, text_to_value
+from ember.fhir.xml.layout import (
+    FHIR_NS,
+    MAX_DEPTH,
+    XSI_NS,
+    Field,
+    Kind,
+    Layout,
+    required_layout,
+    text_to_value,
+)
 from ember.fhir.xml.parsing import parse
 from ember.fhir.xml.xhtml import div_to_string
 
@@ -32,13 +41,6 @@ def _fail(element: etree._Element, message: str, path: str | None) -> FhirError:
     if element.sourceline:
         message += f" (line {element.sourceline})"
     return error(400, "structure", message, *(() if path is None else (path,)))
-
-
-def _layout(key: str) -> Layout:
-    layout = layout_of(key)
-    if layout is None:
-        raise LookupError(f"The structure model has no type {key!r}")
-    return layout
 
 
 def _describe(tag: str) -> str:
@@ -61,11 +63,13 @@ def _read_resource(element: etree._Element, path: str | None, depth: int) -> dic
         if not key.startswith(_XSI_PREFIX):
             raise _fail(element, f"Unknown attribute '{key}' on <{name}>", path)
     result: dict[str, Any] = {"resourceType": name}
-    _read_children(element, _layout(name), result, path, depth)
+    _read_children(element, required_layout(name), result, path, depth)
     return result
 
 
-def _read_children(element: etree._Element, layout: Layout, result: dict[str, Any], path: str, depth: int) -> None:
+def _read_children(
+    element: etree._Element, layout: Layout, result: dict[str, Any], path: str, depth: int
+) -> None:
     """Add the JSON properties of `element`'s child elements to `result`."""
     if depth > MAX_DEPTH:
         raise _fail(element, f"Elements are nested more than {MAX_DEPTH} levels deep", path)
@@ -73,53 +77,69 @@ def _read_children(element: etree._Element, layout: Layout, result: dict[str, An
     if text is not None and not text.isspace():
         raise _fail(element, "Text content is not allowed here", path)
     primitive_arrays = []
+    by_tag = layout.by_tag
     for child in element:
-        field = _identify(child, layout, path)
+        field = by_tag.get(child.tag)
+        if field is None:
+            raise _misplaced(child, layout, path)
+        tail = child.tail
+        if tail is not None and not tail.isspace():
+            raise _fail(child, "Text content is not allowed here", path)
         name = field.name
-        if field.is_array:
-            child_path = f"{path}.{name}[{len(result.get(name, ()))}]"
-        elif name in result or ("_" + name) in result:
-            raise _fail(child, f"<{name}> may appear only once", f"{path}.{name}")
-        else:
-            child_path = f"{path}.{name}"
         if field.kind is not Kind.PRIMITIVE:
-            item = _read_value(child, field, child_path, depth + 1)
-            if field.is_array:
-                result.setdefault(name, []).append(item)
-            else:
-                result[name] = item
-            continue
-        value, extra = _read_primitive(child, field.child_key, child_path, depth + 1)
-        if not field.is_array:
+            _add_value(child, field, result, path, depth + 1)
+        elif not field.is_array:
+            if name in result or ("_" + name) in result:
+                raise _fail(child, f"<{name}> may appear only once", f"{path}.{name}")
+            value, extra = _read_primitive(child, field, path, None, depth + 1)
             if value is not None:
                 result[name] = value
             if extra is not None:
                 result["_" + name] = extra
-            continue
-        if name not in result:
-            result[name], result["_" + name] = [], []
-            primitive_arrays.append(name)
-        result[name].append(value)
-        result["_" + name].append(extra)
+        else:
+            if name not in result:
+                result[name], result["_" + name] = [], []
+                primitive_arrays.append(name)
+            value, extra = _read_primitive(child, field, path, len(result[name]), depth + 1)
+            result[name].append(value)
+            result["_" + name].append(extra)
     for name in primitive_arrays:
         _drop_if_all_null(result, name)
         _drop_if_all_null(result, "_" + name)
 
 
-def _identify(child: etree._Element, layout: Layout, path: str) -> Field:
-    """The model field a child element stands for, checking its namespace and trailing text."""
-    tag = child.tag
-    field = layout.by_tag.get(tag)
-    if field is None:
-        raise _misplaced(child, tag, layout, path)
-    tail = child.tail
-    if tail is not None and not tail.isspace():
-        raise _fail(child, "Text content is not allowed here", path)
-    return field
+def _add_value(element: etree._Element, field: Field, result: dict[str, Any], path: str, depth: int) -> None:
+    """Add the JSON value of a complex, resource or narrative element to `result`."""
+    name = field.name
+    if field.is_array:
+        items = result.setdefault(name, [])
+        path = f"{path}.{name}[{len(items)}]"
+    elif name in result:
+        raise _fail(element, f"<{name}> may appear only once", f"{path}.{name}")
+    else:
+        path = f"{path}.{name}"
+    if field.kind is Kind.COMPLEX:
+        layout = required_layout(field.child_key)
+        value: Any = {}
+        for key, text in element.items():
+            if key in layout.attributes:
+                value[key] = text
+            elif not key.startswith(_XSI_PREFIX):
+                raise _fail(element, f"Unknown attribute '{key}' on <{name}>", path)
+        _read_children(element, layout, value, path, depth)
+    elif field.kind is Kind.XHTML:
+        value = div_to_string(element, path)
+    else:
+        value = _read_container(element, path, depth)
+    if field.is_array:
+        items.append(value)
+    else:
+        result[name] = value
 
 
-def _misplaced(child: etree._Element, tag: str, layout: Layout, path: str) -> FhirError:
+def _misplaced(child: etree._Element, layout: Layout, path: str) -> FhirError:
     """Why an element's tag is not one `layout` expects: wrong namespace or unknown name."""
+    tag = child.tag
     if not tag.startswith(_FHIR_PREFIX):
         name = tag.rpartition("}")[2]
         if name in layout.fields:
@@ -136,23 +156,6 @@ def _drop_if_all_null(result: dict[str, Any], key: str) -> None:
     values = result[key]
     if values.count(None) == len(values):
         del result[key]
-
-
-def _read_value(element: etree._Element, field: Field, path: str, depth: int) -> Any:
-    """The JSON value of a complex, resource or narrative element."""
-    if field.kind is Kind.COMPLEX:
-        layout = _layout(field.child_key)
-        result: dict[str, Any] = {}
-        for key, value in element.items():
-            if key in layout.attributes:
-                result[key] = value
-            elif not key.startswith(_XSI_PREFIX):
-                raise _fail(element, f"Unknown attribute '{key}' on <{field.name}>", path)
-        _read_children(element, layout, result, path, depth)
-        return result
-    if field.kind is Kind.XHTML:
-        return div_to_string(element, path)
-    return _read_container(element, path, depth)
 
 
 def _read_container(element: etree._Element, path: str, depth: int) -> dict[str, Any]:
@@ -172,23 +175,40 @@ def _read_container(element: etree._Element, path: str, depth: int) -> dict[str,
     return _read_resource(children[0], path, depth)
 
 
-def _read_primitive(element: etree._Element, type_code: str, path: str, depth: int) -> tuple[Any, Any]:
-    """(value, `_name` object) of a primitive element: its value attribute and its id/extensions."""
+def _read_primitive(
+    element: etree._Element, field: Field, path: str, index: int | None, depth: int
+) -> tuple[Any, Any]:
+    """(value, `_name` object) of a primitive element: its value attribute and its id/extensions.
+
+    The location (`path`.name[index]) is only formatted when needed: most primitives are plain
+    values and this is the hottest function of the reader.
+    """
     value = extra = None
     for key, text in element.items():
         if key == "value":
-            try:
-                value = text_to_value(type_code, text)
-            except ValueError as exc:
-                raise _fail(element, f"Invalid {type_code} value {text[:40]!r}: {exc}", path) from None
+            value = _convert(element, field, text, path, index) if field.is_native else text
         elif key == "id":
             extra = {"id": text}
         elif not key.startswith(_XSI_PREFIX):
-            raise _fail(element, f"Unknown attribute '{key}' on a primitive element", path)
-    if len(element) or element.text is not None:
+            location = _location(path, field.name, index)
+            raise _fail(element, f"Unknown attribute '{key}' on a primitive", location)
+    if element.text is not None or len(element):
         extra = extra or {}
-        _read_children(element, _layout("Element"), extra, path, depth)
+        _read_children(element, required_layout("Element"), extra, _location(path, field.name, index), depth)
         extra = extra or None
     if value is None and extra is None:
-        raise _fail(element, "A primitive element needs a value attribute or extensions", path)
+        message = "A primitive element needs a value attribute or extensions"
+        raise _fail(element, message, _location(path, field.name, index))
     return value, extra
+
+
+def _convert(element: etree._Element, field: Field, text: str, path: str, index: int | None) -> Any:
+    try:
+        return text_to_value(field.child_key, text)
+    except ValueError as exc:
+        message = f"Invalid {field.child_key} value {text[:40]!r}: {exc}"
+        raise _fail(element, message, _location(path, field.name, index)) from None
+
+
+def _location(path: str, name: str, index: int | None) -> str:
+    return f"{path}.{name}" if index is None else f"{path}.{name}[{index}]"

@@ -23,9 +23,7 @@ _XHTML_PREFIX = f"{{{XHTML_NS}}}"
 _XML_PREFIX = "{http://www.w3.org/XML/1998/namespace}"
 #: Elements HTML knows to be empty: written `<br/>`; any other element keeps an explicit end tag,
 #: since `<a/>` opens an anchor that never closes when a browser reads the narrative as HTML.
-_VOID = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
-)
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _MAX_DIV_DEPTH = 100
 
 # Characters XML 1.0 cannot carry at all, and those needing a reference in attribute values

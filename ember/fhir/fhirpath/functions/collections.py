@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cmp_to_key
-from typing import Any, Callable
+from typing import Any
 
 from ..context import Context
 from ..errors import FhirPathEvaluationError
 from ..registry import LAZY, TYPE, function
 from ..syntax import Unary
 from ..type_checks import TypeMatcher
-from ..values import (compare_items, contains_item, distinct, item_equal, plain, singleton,
-                      to_boolean)
+from ..values import (
+    compare_items,
+    contains_item,
+    distinct,
+    item_equal,
+    plain,
+    singleton,
+    to_boolean,
+)
 from .common import Collection, integer_argument, per_item
 
 Expression = Callable[[Collection, Context], Collection]
@@ -233,8 +241,10 @@ def sort(focus: Collection, ctx: Context, *keys: Expression) -> Collection:
     def compare(a: tuple[list[Any], int, Any], b: tuple[list[Any], int, Any]) -> int:
         for (left, right), (_, descending) in zip(zip(a[0], b[0]), plans):
             order = _compare_values(left, right)
+            if order and left is not None and right is not None and descending:
+                return -order
             if order:
-                return -order if descending else order
+                return order
         return a[1] - b[1]
     return [row[2] for row in sorted(rows, key=cmp_to_key(compare))]
 
@@ -249,6 +259,7 @@ def _sort_key(expression: Expression) -> tuple[Expression, bool]:
 
 
 def _compare_values(left: Any, right: Any) -> int:
+    """Order two sort keys; an empty key sorts first, whatever the direction."""
     if left is None or right is None:
         return (left is not None) - (right is not None)
     if item_equal(left, right):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..context import Context
 from ..errors import FhirPathEvaluationError
@@ -12,8 +13,8 @@ from ..model import Node, fhir_model
 from ..navigation import children as child_nodes
 from ..navigation import descendants as descendant_nodes
 from ..registry import LAZY, TYPE, function
-from ..temporal import DATE, DATETIME, TIME, Temporal
 from ..syntax import TypeSpec
+from ..temporal import DATE, DATETIME, TIME, Temporal
 from ..type_checks import TypeMatcher, type_info
 from ..values import plain, singleton
 from .common import Collection, string_argument
@@ -114,7 +115,6 @@ def type_(focus: Collection, ctx: Context) -> Collection:
 
 @function("is", 1, 1, TYPE)
 def is_(focus: Collection, ctx: Context, matcher: TypeMatcher) -> Collection:
-    matcher.check_known()
     item = singleton(focus, "is()")
     return [] if item is None else [matcher.matches(item)]
 

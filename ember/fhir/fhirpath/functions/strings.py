@@ -142,11 +142,18 @@ def _unescape(text: str, target: str) -> str | None:
     if target == "html":
         return html.unescape(text)
     if target == "json":
-        try:
-            return str(json.loads(f'"{text}"'))
-        except ValueError:
-            return None
+        return _JSON_ESCAPE_RE.sub(_json_unescape, text)
     raise FhirPathEvaluationError(f"unknown escape target {target!r}")
+
+
+_JSON_ESCAPE_RE = re.compile(r'\\(["\\/bfnrt]|u[0-9a-fA-F]{4})')
+_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
+                 "t": "\t"}
+
+
+def _json_unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return chr(int(code[1:], 16)) if code[0] == "u" else _JSON_ESCAPES[code]
 
 
 @function("substring", 1, 2)

@@ -1,0 +1,141 @@
+"""A fast lane for plain paths, the bulk of search-parameter expressions.
+
+``Observation.subject``, ``(Observation.value as Quantity)`` and unions of such paths need no
+FHIRPath machinery: with the root type known, the model tells at compile time which JSON keys
+each step reads (``value`` as Quantity reads ``valueQuantity``). The lane walks the dicts
+directly and returns the same plain values the general engine would. Anything it cannot
+decide statically (polymorphic resources, primitives with ``_name`` extensions, undefined
+elements that must raise) returns ``None`` so the caller uses the general engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .model import fhir_model
+from .syntax import Binary, Expr, Member, TypeOp
+
+PlainPath = Callable[[Any], "list[Any] | None"]
+_FALLBACK = None
+
+
+def plan(tree: Expr) -> PlainPath | None:
+    """A fast evaluator for ``tree``, or None when it is not a plain path or union of them."""
+    if isinstance(tree, Binary) and tree.op == "|":
+        left, right = plan(tree.left), plan(tree.right)
+        return None if left is None or right is None else _union(left, right)
+    as_type = None
+    if isinstance(tree, TypeOp) and tree.op == "as" and tree.type.namespace in (None, "FHIR"):
+        as_type, tree = tree.type.name, tree.operand
+    chain = _chain(tree)
+    if chain is None:
+        return None
+    root_type, names = chain
+    steps = _static_steps(root_type, names, as_type)
+    return None if steps is None else _walker(root_type, steps)
+
+
+def _chain(tree: Expr) -> tuple[str, list[str]] | None:
+    names: list[str] = []
+    while isinstance(tree, Member) and tree.source is not None:
+        names.append(tree.name)
+        tree = tree.source
+    model = fhir_model()
+    if not (isinstance(tree, Member) and names and model.is_resource(tree.name)):
+        return None
+    if tree.name in ("Resource", "DomainResource"):
+        return None
+    return tree.name, names[::-1]
+
+
+def _static_steps(root_type: str, names: list[str], as_type: str | None
+                  ) -> list[tuple[str, ...]] | None:
+    """The JSON keys each step reads, or None when the path is not statically plain."""
+    model = fhir_model()
+    types, steps = {root_type}, []
+    for position, name in enumerate(names):
+        last = position == len(names) - 1
+        keys: list[str] = []
+        next_types: set[str] = set()
+        for type_key in types:
+            entry = model.element(type_key, name)
+            if entry is None or model.is_primitive(type_key):
+                return None
+            children = entry[0] if isinstance(entry[0], list) else [entry[0]]
+            for child in children:
+                if last and as_type is not None and not _is_as(child, as_type):
+                    continue
+                keys.append(name + child[0].upper() + child[1:] if entry[0] is children
+                            else name)
+                next_types.add(child)
+        if "Resource" in next_types:
+            return None
+        steps.append(tuple(dict.fromkeys(keys)))
+        types = next_types
+    return steps
+
+
+def _is_as(actual: str, wanted: str) -> bool:
+    model = fhir_model()
+    if model.is_primitive(wanted):
+        return actual == wanted
+    return model.is_subtype(actual, wanted)
+
+
+def _walker(root_type: str, steps: list[tuple[str, ...]]) -> PlainPath:
+    last_index = len(steps) - 1
+
+    def walk(resource: Any) -> list[Any] | None:
+        if type(resource) is not dict:
+            return _FALLBACK
+        if resource.get("resourceType") != root_type:
+            return [] if "resourceType" in resource else _FALLBACK
+        current = [resource]
+        for index, keys in enumerate(steps):
+            found: list[Any] = []
+            for item in current:
+                if type(item) is not dict:
+                    continue
+                for key in keys:
+                    value = item.get(key)
+                    if index == last_index and "_" + key in item:
+                        return _FALLBACK
+                    if value is None:
+                        continue
+                    if type(value) is list:
+                        if None in value:
+                            return _FALLBACK
+                        found.extend(value)
+                    else:
+                        found.append(value)
+            current = found
+        return current
+    return walk
+
+
+def _union(left: PlainPath, right: PlainPath) -> PlainPath:
+    def union(resource: Any) -> list[Any] | None:
+        first, second = left(resource), right(resource)
+        if first is None or second is None:
+            return _FALLBACK
+        return _distinct(first + second)
+    return union
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    """Remove duplicates by JSON equality (a bool never equals a number)."""
+    out: list[Any] = []
+    seen: set[tuple[type, Any]] = set()
+    for value in values:
+        if isinstance(value, (dict, list)):
+            if any(type(value) is type(other) and value == other for other in out):
+                continue
+        else:
+            key = (bool if type(value) is bool else str if type(value) is str else float,
+                   value)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(value)
+    return out

@@ -1,4 +1,5 @@
-"""patch: PATCH [base]/[type]/[id] with a JSON Patch (RFC 6902) or FHIRPath Patch body.
+"""patch: PATCH [base]/[type]/[id] with a JSON Patch (RFC 6902, application/json-patch+json)
+or a FHIRPath Patch (a Parameters resource, application/fhir+json or +xml).
 
 The patched resource goes through exactly the same checks as an update, so a patch can never
 store what a PUT would have refused.
@@ -12,6 +13,8 @@ import jsonpatch
 
 from ember.access import AccessContext
 from ember.fhir import jsonio
+from ember.fhir.fhirpath import FhirPathError
+from ember.fhir.fhirpath.patch import FhirPathPatchError, apply_fhirpath_patch
 from ember.fhir.outcome import error, not_found
 from ember.interactions.read import deleted_error
 from ember.interactions.request import FhirRequest, FhirResponse
@@ -40,9 +43,15 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
 
 
 def apply_patch(resource: dict[str, Any], patch: Any) -> dict[str, Any]:
-    """Apply a JSON Patch document (a list of operations) to a copy of `resource`."""
+    """Apply a JSON Patch document (an array) or a FHIRPath Patch (a Parameters resource)."""
+    if isinstance(patch, dict) and patch.get("resourceType") == "Parameters":
+        try:
+            return apply_fhirpath_patch(resource, patch)
+        except FhirPathError as exc:
+            where = exc.expression if isinstance(exc, FhirPathPatchError) else "Parameters"
+            raise error(400, "processing", f"The FHIRPath Patch could not be applied: {exc}", where) from None
     if not isinstance(patch, list):
-        raise error(400, "structure", "A JSON Patch body must be an array of operations")
+        raise error(400, "structure", "A patch must be a JSON Patch array or a FHIRPath Patch Parameters resource")
     try:
         patched = jsonpatch.JsonPatch(patch).apply(resource)
     except (jsonpatch.JsonPatchTestFailed, jsonpatch.JsonPointerException) as exc:

@@ -141,22 +141,26 @@ def _resource(entry: BundleEntry) -> dict[str, Any]:
 def _plan_patch(
     entry: BundleEntry, current: StoredVersion | None, moment: datetime, if_match: str | None
 ) -> NewVersion:
-    """A PATCH entry carries its JSON Patch as a Binary resource (http.html#patch)."""
     if current is None or current.deleted:
         raise error(404, "not-found", f"{entry.request.resource_type}/{entry.request.id} is not known")
-    document = patch_document(entry)
+    document = _patch_document(entry)
     patched = patch_interaction.apply_patch(jsonio.loads(current.body), document)
     return plan_update(patched, entry.request.id or "", current, moment, if_match)
 
 
-def patch_document(entry: BundleEntry) -> Any:
+def _patch_document(entry: BundleEntry) -> Any:
+    """A PATCH entry's patch: a Parameters resource (FHIRPath Patch) as it is, or the JSON
+    Patch held base64-encoded in a Binary resource (http.html#patch)."""
     body = entry.request.body
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        return body
     if isinstance(body, dict) and body.get("resourceType") == "Binary" and isinstance(body.get("data"), str):
         try:
             return jsonio.loads(base64.b64decode(body["data"], validate=True))
         except binascii.Error:
             raise error(400, "structure", "Binary.data is not base64", f"{entry.location}.resource.data") from None
-    raise error(400, "structure", "A PATCH entry needs a Binary resource holding a JSON Patch", f"{entry.location}.resource")
+    message = "A PATCH entry needs a Parameters resource (FHIRPath Patch) or a Binary holding a JSON Patch"
+    raise error(400, "structure", message, f"{entry.location}.resource")
 
 
 def _relocated(failure: FhirError, resource_type: str, prefix: str) -> FhirError:

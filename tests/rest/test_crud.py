@@ -206,3 +206,42 @@ async def test_health_endpoints(client: httpx.AsyncClient) -> None:
     root = str(client.base_url).rstrip("/").removesuffix("/fhir")
     assert (await client.get(f"{root}/healthz")).json() == {"status": "ok"}
     assert (await client.get(f"{root}/readyz")).status_code == 200
+
+
+FHIRPATH_PATCH = {
+    "resourceType": "Parameters",
+    "parameter": [
+        {
+            "name": "operation",
+            "part": [
+                {"name": "type", "valueCode": "replace"},
+                {"name": "path", "valueString": "Patient.gender"},
+                {"name": "value", "valueCode": "female"},
+            ],
+        },
+        {
+            "name": "operation",
+            "part": [
+                {"name": "type", "valueCode": "add"},
+                {"name": "path", "valueString": "Patient"},
+                {"name": "name", "valueString": "birthDate"},
+                {"name": "value", "valueDate": "1970-01-01"},
+            ],
+        },
+    ],
+}
+
+
+async def test_fhirpath_patch(client: httpx.AsyncClient) -> None:
+    created = await create_patient(client)
+    response = await client.patch(f"/Patient/{created['id']}", json=FHIRPATH_PATCH)
+    assert response.status_code == 200, response.text
+    assert response.json()["gender"] == "female" and response.json()["birthDate"] == "1970-01-01"
+
+
+async def test_invalid_fhirpath_patch_is_400_with_location(client: httpx.AsyncClient) -> None:
+    created = await create_patient(client)
+    broken = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [{"name": "type", "valueCode": "explode"}]}]}
+    response = await client.patch(f"/Patient/{created['id']}", json=broken)
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"][0].startswith("Parameters.parameter[0]")

@@ -141,3 +141,18 @@ async def test_transaction_patch_entry_with_binary_json_patch(client: httpx.Asyn
 async def test_not_a_bundle_is_400(client: httpx.AsyncClient) -> None:
     assert (await client.post("", json={"resourceType": "Patient"})).status_code == 400
     assert (await client.post("", json={"resourceType": "Bundle", "type": "collection"})).status_code == 400
+
+
+async def test_transaction_patch_entry_with_fhirpath_patch(client: httpx.AsyncClient) -> None:
+    await client.put("/Patient/p", json={"resourceType": "Patient", "id": "p", "gender": "male"})
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "operation", "part": [
+                {"name": "type", "valueCode": "delete"}, {"name": "path", "valueString": "Patient.gender"},
+            ]},
+        ],
+    }
+    bundle = _transaction({"resource": parameters, "request": {"method": "PATCH", "url": "Patient/p"}})
+    assert (await client.post("", json=bundle)).status_code == 200
+    assert "gender" not in (await client.get("/Patient/p")).json()

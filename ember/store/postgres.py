@@ -9,11 +9,14 @@ parsing costs more than half the insert throughput.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import TypeAlias
 
 import asyncpg
+import asyncpg.pool
 
 from ember.access import AccessContext
 from ember.store.base import (
@@ -23,22 +26,24 @@ from ember.store.base import (
     StoredVersion,
     VersionConflict,
 )
-from ember.store.history_sql import history_sql
+from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.migrations import migration_scripts
+
+# A plain connection, or a pooled one (a proxy with the same API).
+Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
 
 # Any constant works as long as every Ember process uses the same one ("ember" in ASCII).
 _MIGRATION_LOCK = 0x656D626572
 
+_PING_TIMEOUT_SECONDS = 2.0
+
 _VERSION_COLUMNS = "resource_type, id, version, last_updated, deleted, body"
 
 _READ_SQL = f"SELECT {_VERSION_COLUMNS} FROM resource WHERE resource_type = $1 AND id = $2"
-_VREAD_SQL = (
-    f"SELECT {_VERSION_COLUMNS} FROM resource_version"
-    " WHERE resource_type = $1 AND id = $2 AND version = $3"
-)
+_VREAD_SQL = f"SELECT {_VERSION_COLUMNS} FROM resource_version WHERE resource_type = $1 AND id = $2 AND version = $3"
 # Locks are taken in key order (LockRows runs above the sort), so two transactions locking
 # overlapping key sets cannot deadlock on each other here.
-_CURRENT_SQL = f"""
+_CURRENT_SQL = """
 SELECT r.resource_type, r.id, r.version, r.last_updated, r.deleted, r.body
 FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(resource_type, id) USING (resource_type, id)
 ORDER BY r.resource_type, r.id
@@ -50,7 +55,9 @@ FOR UPDATE OF r
 # `is_head` marks each key's last row, the one that becomes current. The UPDATE re-checks the
 # version after waiting for a concurrent writer's row lock, and ON CONFLICT DO NOTHING waits for
 # a concurrent creator's outcome, so a key is accepted only if its expectation still held; history
-# is appended for accepted keys only, in input order so `seq` follows the batch.
+# is appended for accepted keys only, in input order so `seq` follows the batch. The token rows
+# ($9-$13, those of the non-deleted heads) replace the old ones of accepted keys: every part of
+# the statement sees the same snapshot, so the DELETE cannot remove the rows being inserted.
 _WRITE_SQL = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::bool[],
@@ -78,9 +85,22 @@ appended AS (
     SELECT i.resource_type, i.id, i.version, i.last_updated, i.deleted, i.body
     FROM input i JOIN accepted a USING (resource_type, id)
     ORDER BY i.ord
+),
+unindexed AS (
+    DELETE FROM token_index t USING updated u WHERE t.resource_type = u.resource_type AND t.id = u.id
+),
+indexed AS (
+    INSERT INTO token_index (resource_type, id, param, system, code)
+    SELECT k.resource_type, k.id, k.param, k.system, k.code
+    FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+        AS k(resource_type, id, param, system, code)
+    JOIN accepted a USING (resource_type, id)
 )
 SELECT resource_type, id FROM accepted
 """
+
+# The two-int form of the lock is a key space of its own, apart from _MIGRATION_LOCK (one bigint).
+_TOKEN_LOCK_SQL = "SELECT pg_advisory_xact_lock(1, hashtext($1))"
 
 _CREATE_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -90,7 +110,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def migrate(conn: asyncpg.Connection, migrations: Sequence[tuple[int, str]]) -> list[int]:
+async def migrate(conn: Connection, migrations: Sequence[tuple[int, str]]) -> list[int]:
     """Apply the missing (version, SQL) migrations in one transaction; return the versions
     applied.
 
@@ -129,7 +149,7 @@ def _write_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
 
     Several versions of one resource in a batch must form a chain (each expects the one before
     it); the key's first expectation is then checked against the database, its last version
-    becomes current.
+    becomes current and provides the token rows.
     """
     first_expected: dict[tuple[str, str], int] = {}
     head: dict[tuple[str, str], NewVersion] = {}
@@ -150,8 +170,15 @@ def _write_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
         [v.deleted for v in versions],
         [v.body for v in versions],
         [first_expected[key] for key in keys],
-        [head[key] is v for key, v in zip(keys, versions)],
+        [head[key] is v for key, v in zip(keys, versions, strict=True)],
+        *_token_columns([v for v in head.values() if not v.deleted]),
     ]
+
+
+def _token_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
+    """The token index rows of `versions` as five column arrays."""
+    rows = [(v.resource_type, v.id, t.param, t.system, t.code) for v in versions for t in v.tokens]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
 
 
 class PostgresTransaction:
@@ -161,7 +188,7 @@ class PostgresTransaction:
     every later call, and the end of the block, raises the conflict again.
     """
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._conflict: VersionConflict | None = None
 
@@ -192,6 +219,19 @@ class PostgresTransaction:
         for version in versions:
             if (version.resource_type, version.id) not in accepted:
                 raise self._spoil(VersionConflict(version.resource_type, version.id))
+
+    async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
+        """See Transaction.find_by_token. Also serialises the transactions asking the same
+        question, so two conditional creates of one identifier cannot both find nothing: the
+        lock ignores `system` (so `|code` and `system|code` callers meet), and the lookup runs
+        as its own statement after the lock, with a snapshot that sees the winner's commit."""
+        self.raise_if_spoiled()
+        try:
+            await self._conn.execute(_TOKEN_LOCK_SQL, f"{resource_type}|{param}|{code}")
+        except asyncpg.DeadlockDetectedError as exc:
+            raise self._spoil(VersionConflict(resource_type, code)) from exc
+        sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_dollar)
+        return [row["id"] for row in await self._conn.fetch(sql, *params)]
 
     def raise_if_spoiled(self) -> None:
         if self._conflict is not None:
@@ -230,7 +270,10 @@ class PostgresStore:
         if self._pool is None:
             return False
         try:
-            return await self._pool.fetchval("SELECT 1", timeout=2.0) == 1
+            # The timeout also bounds waiting for a free connection of a saturated pool.
+            async with asyncio.timeout(_PING_TIMEOUT_SECONDS):
+                answer = await self._pool.fetchval("SELECT 1")
+            return bool(answer == 1)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             # OSError covers refused connections and TimeoutError; /readyz wants a yes or no.
             return False
@@ -267,7 +310,6 @@ class PostgresStore:
         if self._pool is None:
             raise RuntimeError("PostgresStore is not open: call open() first")
         return self._pool
-
 
 
 def _dollar(position: int) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from ember.access import AccessContext
@@ -44,7 +45,7 @@ _BUSY_TIMEOUT_MS = 30_000
 
 def format_instant(moment: datetime) -> str:
     """Fixed-width ISO text, so SQLite orders instants correctly as strings."""
-    return moment.isoformat(timespec="microseconds")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
@@ -56,6 +57,7 @@ class SqliteTransaction:
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
+        self.conflict: VersionConflict | None = None
 
     async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
         def fetch(connection: sqlite3.Connection) -> dict[tuple[str, str], StoredVersion]:
@@ -69,7 +71,11 @@ class SqliteTransaction:
         return await self._store.on_writer(fetch)
 
     async def write(self, versions: Sequence[NewVersion]) -> None:
-        await self._store.on_writer(lambda connection: _write_versions(connection, versions))
+        try:
+            await self._store.on_writer(lambda connection: _write_versions(connection, versions))
+        except VersionConflict as conflict:
+            self.conflict = conflict
+            raise
 
     async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
         sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_qmark)
@@ -83,13 +89,19 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
     BEGIN IMMEDIATE holds the database write lock, so nobody can change a row between the
     check and the insert.
     """
+    pending: dict[tuple[str, str], int] = {}
     for version in versions:
-        row = connection.execute(
-            "SELECT version FROM resource WHERE resource_type = ? AND id = ?",
-            (version.resource_type, version.id),
-        ).fetchone()
-        if (row[0] if row else 0) != version.expected_version:
+        key = (version.resource_type, version.id)
+        if key in pending:
+            current = pending[key]
+        else:
+            row = connection.execute(
+                "SELECT version FROM resource WHERE resource_type = ? AND id = ?", key
+            ).fetchone()
+            current = row[0] if row else 0
+        if current != version.expected_version:
             raise VersionConflict(version.resource_type, version.id)
+        pending[key] = version.version
     rows = [
         (v.resource_type, v.id, v.version, format_instant(v.last_updated), int(v.deleted), v.body)
         for v in versions
@@ -101,12 +113,11 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         duplicate = versions[0]
         raise VersionConflict(duplicate.resource_type, duplicate.id) from None
     connection.executemany(_UPSERT_CURRENT_SQL, rows)
-    connection.executemany(
-        "DELETE FROM token_index WHERE resource_type = ? AND id = ?", [(v.resource_type, v.id) for v in versions]
-    )
+    latest = {(v.resource_type, v.id): v for v in versions}  # the index follows the last version
+    connection.executemany("DELETE FROM token_index WHERE resource_type = ? AND id = ?", list(latest))
     connection.executemany(
         "INSERT INTO token_index (resource_type, id, param, system, code) VALUES (?, ?, ?, ?, ?)",
-        [(v.resource_type, v.id, t.param, t.system, t.code) for v in versions if not v.deleted for t in v.tokens],
+        [(v.resource_type, v.id, t.param, t.system, t.code) for v in latest.values() if not v.deleted for t in v.tokens],
     )
 
 
@@ -126,7 +137,7 @@ class SqliteStore:
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(connection)
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
         return connection
 
@@ -146,7 +157,8 @@ class SqliteStore:
         self._scanner_thread.shutdown(wait=True)
 
     async def ping(self) -> bool:
-        return self._connection(self._reader).execute("SELECT 1").fetchone() == (1,)
+        row = self._connection(self._reader).execute("SELECT 1").fetchone()
+        return bool(row == (1,))
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
         row = self._connection(self._reader).execute(_READ_SQL, (resource_type, resource_id)).fetchone()
@@ -173,7 +185,10 @@ class SqliteStore:
         async with self._write_lock:
             await self.on_writer(lambda c: c.execute("BEGIN IMMEDIATE"))
             try:
-                yield SqliteTransaction(self)
+                unit = SqliteTransaction(self)
+                yield unit
+                if unit.conflict is not None:
+                    raise unit.conflict
             except BaseException:
                 await self.on_writer(lambda c: c.execute("ROLLBACK"))
                 raise
@@ -194,6 +209,19 @@ class SqliteStore:
         if connection is None:
             raise RuntimeError("SqliteStore.open() was not called")
         return connection
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: on a brand-new file several worker processes race to do it,
+    and the switch needs a moment of exclusive access that busy_timeout does not wait for."""
+    for attempt in range(50):
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.02 * (attempt + 1))
 
 
 def _qmark(_: int) -> str:

@@ -49,13 +49,12 @@ class AcknowledgedWrites:
         self.versions: dict[Key, int] = {}
         self.per_kind: dict[str, int] = {"create": 0, "update": 0, "transaction": 0}
 
-    def record(self, kind: str, locations: list[str]) -> None:
+    def record(self, kind: str, writes: list[tuple[str, str, int]]) -> None:
+        """Note one acknowledged request and the (type, id, version) of each write it made."""
         with self._lock:
             self.per_kind[kind] += 1
-            for location in locations:
-                match = _LOCATION.search(location)
-                assert match, f"unexpected location {location!r}"
-                key, version = (match.group(1), match.group(2)), int(match.group(3))
+            for resource_type, resource_id, version in writes:
+                key = (resource_type, resource_id)
                 self.versions[key] = max(version, self.versions.get(key, 0))
 
     def enough(self) -> bool:
@@ -143,20 +142,30 @@ def _write_until_refused(base: str, writer: int, acknowledged: AcknowledgedWrite
                 return
             try:
                 if n % 3 == 0:
+                    kind = "create"
                     response = client.post("/Patient", json={"resourceType": "Patient", "name": [{"family": f"w{writer}n{n}"}]})
-                    kind, locations = "create", [response.headers.get("location", "")]
                 elif n % 3 == 1:
-                    patient_id = f"up-{writer}-{n % 4}"
+                    kind, patient_id = "update", f"up-{writer}-{n % 4}"
                     response = client.put(f"/Patient/{patient_id}", json={"resourceType": "Patient", "id": patient_id, "gender": "other"})
-                    kind, locations = "update", [response.headers.get("location", "")]
                 else:
+                    kind = "transaction"
                     response = client.post("", json=_transaction(writer, n))
-                    entries = response.json().get("entry", []) if response.is_success else []
-                    kind, locations = "transaction", [entry["response"]["location"] for entry in entries]
             except httpx.TransportError:
                 return  # the server was killed: this write was not acknowledged
             if response.is_success:
-                acknowledged.record(kind, locations)
+                acknowledged.record(kind, _writes_in(response.json()))
+
+
+def _writes_in(answer: dict) -> list[tuple[str, str, int]]:
+    """(type, id, version) of the resource a create/update returned, or of each transaction entry."""
+    if answer["resourceType"] != "Bundle":
+        return [(answer["resourceType"], answer["id"], int(answer["meta"]["versionId"]))]
+    writes = []
+    for entry in answer["entry"]:
+        match = _LOCATION.search(entry["response"]["location"])
+        assert match, f"unexpected location in {entry}"
+        writes.append((match.group(1), match.group(2), int(match.group(3))))
+    return writes
 
 
 def _missing_after_restart(base: str, acknowledged: AcknowledgedWrites) -> list[str]:

@@ -50,11 +50,12 @@ async def test_transaction_rewrites_urn_references(client: httpx.AsyncClient) ->
 
 async def test_transaction_failing_at_last_entry_leaves_no_trace(client: httpx.AsyncClient, store: Store) -> None:
     await client.put("/Patient/keep", json={"resourceType": "Patient", "id": "keep", "gender": "male"})
+    await client.put("/Patient/doomed", json={"resourceType": "Patient", "id": "doomed"})
     before = await _version_count(store)
     bundle = _transaction(
         _post({"resourceType": "Patient"}, PATIENT_URN),
         {"resource": {"resourceType": "Patient", "id": "keep", "gender": "female"}, "request": {"method": "PUT", "url": "Patient/keep"}},
-        {"request": {"method": "DELETE", "url": "Patient/keep"}},
+        {"request": {"method": "DELETE", "url": "Patient/doomed"}},
         _post({"resourceType": "Observation", "code": {"text": "no status"}}),
     )
     response = await client.post("", json=bundle)
@@ -62,6 +63,7 @@ async def test_transaction_failing_at_last_entry_leaves_no_trace(client: httpx.A
     assert response.json()["issue"][0]["expression"][0].startswith("Bundle.entry[3]")
     assert await _version_count(store) == before
     assert (await client.get("/Patient/keep")).json()["gender"] == "male"
+    assert (await client.get("/Patient/doomed")).status_code == 200
 
 
 async def test_if_match_conflict_rolls_back_the_transaction(client: httpx.AsyncClient, store: Store) -> None:

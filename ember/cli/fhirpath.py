@@ -28,8 +28,7 @@ def _json_ready(value: Any) -> Any:
 
 def fhirpath(
     expression: Annotated[str, typer.Argument(help="The FHIRPath expression.")],
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="A FHIR resource in JSON.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A FHIR resource in JSON.")],
 ) -> None:
     """Evaluate EXPRESSION on the resource in FILE and print the result as a JSON array."""
     resource = json.loads(file.read_text(encoding="utf-8"), parse_float=Decimal)

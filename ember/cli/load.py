@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
     @app.command("load")
     def load(
         paths: Annotated[list[Path], typer.Argument(help="Files or folders: .json Bundles/resources, .ndjson")],
-        database: Annotated[Optional[str], typer.Option(help="Database URL (default from settings)")] = None,
+        database: Annotated[str | None, typer.Option(help="Database URL (default from settings)")] = None,
     ) -> None:
         """Load FHIR data into the database, with a progress bar."""
         settings = Settings.load(database_url=database)
@@ -77,7 +77,8 @@ async def _submit(store: Store, bundle: dict[str, Any], path: Path, progress: Pr
         progress.console.print(f"[red]{path.name}: {failure}")
         return 1
     failed = [
-        entry["response"] for entry in (response.resource or {}).get("entry", [])
+        entry["response"]
+        for entry in (response.resource or {}).get("entry", [])
         if not entry["response"]["status"].startswith("2")
     ]
     for failure in failed[:5]:

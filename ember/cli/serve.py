@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,12 @@ _WARNING = (
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
-        host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
-        port: Annotated[Optional[int], typer.Option(help="Port (default 8080)")] = None,
-        database: Annotated[Optional[str], typer.Option(help="sqlite:///path.db or postgresql://user@host:port/db")] = None,
-        workers: Annotated[Optional[int], typer.Option(help="Worker processes (default 1)")] = None,
+        host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
+        port: Annotated[int | None, typer.Option(help="Port (default 8080)")] = None,
+        database: Annotated[
+            str | None, typer.Option(help="sqlite:///path.db or postgresql://user@host:port/db")
+        ] = None,
+        workers: Annotated[int | None, typer.Option(help="Worker processes (default 1)")] = None,
     ) -> None:
         """Serve the FHIR API at http://HOST:PORT/fhir."""
         settings = Settings.load(host=host, port=port, database_url=database, workers=workers)

@@ -16,4 +16,6 @@ def iter_references(resource: Any, where: str) -> Iterator[tuple[dict[str, Any],
                 yield node, path
             stack.extend((value, f"{path}.{key}") for key, value in node.items() if isinstance(value, (dict, list)))
         elif isinstance(node, list):
-            stack.extend((value, f"{path}[{index}]") for index, value in enumerate(node) if isinstance(value, (dict, list)))
+            stack.extend(
+                (value, f"{path}[{index}]") for index, value in enumerate(node) if isinstance(value, (dict, list))
+            )

@@ -75,7 +75,9 @@ def _read_entry(index: int, raw: Any, base_url: str) -> BundleEntry:
     except FhirError as failure:
         raise _located(failure, f"{where}.request.url") from None
     request.base_url = base_url
-    request.headers = {header: str(raw["request"][key]) for key, header in _HEADER_FIELDS.items() if key in raw["request"]}
+    request.headers = {
+        header: str(raw["request"][key]) for key, header in _HEADER_FIELDS.items() if key in raw["request"]
+    }
     request.body = raw.get("resource")
     if method in ("POST", "PUT") and not isinstance(request.body, dict):
         raise error(400, "required", f"A {method} entry needs a resource", f"{where}.resource")

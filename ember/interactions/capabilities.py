@@ -42,7 +42,9 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 "mode": "server",
                 "resource": [_resource(name, type_codes) for name in sorted(resource_types())],
                 "interaction": [{"code": code} for code in system_codes],
-                "operation": [_operation_entry(op.name, op.definition) for op in OPERATIONS.values() if "system" in op.levels],
+                "operation": [
+                    _operation_entry(op.name, op.definition) for op in OPERATIONS.values() if "system" in op.levels
+                ],
             }
         ],
     }
@@ -52,8 +54,7 @@ def _resource(name: str, type_codes: list[str]) -> dict[str, Any]:
     operations = [
         _operation_entry(op.name, op.definition)
         for op in OPERATIONS.values()
-        if ("type" in op.levels or "instance" in op.levels)
-        and (op.resource_types is None or name in op.resource_types)
+        if ("type" in op.levels or "instance" in op.levels) and (op.resource_types is None or name in op.resource_types)
     ]
     entry: dict[str, Any] = {
         "type": name,

@@ -42,8 +42,10 @@ async def matching_ids(transaction: Transaction, resource_type: str, query: str,
     for name, value in criteria:
         if name not in SUPPORTED_PARAMS:
             raise error(
-                400, "not-supported",
-                f"Conditional criteria support {', '.join(SUPPORTED_PARAMS)}; '{name[:40]}' is not supported", where,
+                400,
+                "not-supported",
+                f"Conditional criteria support {', '.join(SUPPORTED_PARAMS)}; '{name[:40]}' is not supported",
+                where,
             )
         found: set[str] = set()
         for alternative in value.split(","):
@@ -73,6 +75,8 @@ async def resolve_conditional_references(transaction: Transaction, resource: Any
         else:
             found = "no resource" if not ids else "more than one resource"
             message = f"Conditional reference '{node['reference'][:120]}' matches {found}"
-            issues.append(Issue("not-found" if not ids else "multiple-matches", message, "error", (f"{path}.reference",)))
+            issues.append(
+                Issue("not-found" if not ids else "multiple-matches", message, "error", (f"{path}.reference",))
+            )
     if issues:
         raise FhirError(412, issues)

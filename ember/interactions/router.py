@@ -47,8 +47,13 @@ def _type_path(request: FhirRequest, parts: list[str], path: str) -> None:
     rest = parts[1:]
     if not rest:
         request.interaction = _pick(
-            request.method, path, GET="search-type", POST="create", PUT="conditional-update",
-            DELETE="conditional-delete", PATCH="conditional-patch",
+            request.method,
+            path,
+            GET="search-type",
+            POST="create",
+            PUT="conditional-update",
+            DELETE="conditional-delete",
+            PATCH="conditional-patch",
         )
     elif rest[0].startswith("$") and len(rest) == 1:
         _operation(request, rest[0], "type")
@@ -93,4 +98,3 @@ def _pick(method: str, path: str, **by_method: str) -> str:
 
 def _unknown(path: str) -> Exception:
     return error(404, "not-found", f"No FHIR endpoint at '{path[:100]}'")
-

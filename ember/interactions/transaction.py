@@ -18,16 +18,16 @@ from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError, Issue, error, operation_outcome
 from ember.interactions import patch as patch_interaction
 from ember.interactions.batch import execute_batch, run_entry
-from ember.interactions.conditional import resolve_conditional_references
-from ember.interactions.create import existing_match
 from ember.interactions.bundle_entries import BundleEntry, processing_order, read_bundle
 from ember.interactions.bundles import bundle
+from ember.interactions.conditional import resolve_conditional_references
+from ember.interactions.create import existing_match
 from ember.interactions.prefer import MINIMAL, OUTCOME, REPRESENTATION, preferred_return
 from ember.interactions.references import assign_identities, rewrite_references
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import etag, fhir_instant, now
 from ember.interactions.writes import in_transaction, plan_create, plan_delete, plan_update
-from ember.store.base import NewVersion, StoredVersion, Store, Transaction
+from ember.store.base import NewVersion, Store, StoredVersion, Transaction
 
 _WRITES = ("create", "update", "patch", "delete")
 
@@ -72,9 +72,7 @@ async def execute_transaction(
     return FhirResponse(200, resource=bundle("transaction-response", [responses[e.index] for e in readable]))
 
 
-async def _conditional_create_matches(
-    transaction: Transaction, writes: list[BundleEntry]
-) -> dict[int, StoredVersion]:
+async def _conditional_create_matches(transaction: Transaction, writes: list[BundleEntry]) -> dict[int, StoredVersion]:
     """Entries whose If-None-Exist criteria matched an existing resource, by entry index."""
     matched = {}
     for entry in writes:
@@ -98,7 +96,9 @@ def _refuse_unsupported(writes: list[BundleEntry]) -> None:
     for entry in writes:
         if entry.request.interaction not in _WRITES:
             raise error(
-                400, "not-supported", f"'{entry.request.interaction}' cannot run inside a transaction",
+                400,
+                "not-supported",
+                f"'{entry.request.interaction}' cannot run inside a transaction",
                 f"{entry.location}.request",
             )
 
@@ -109,13 +109,13 @@ def _refuse_repeated_targets(writes: list[BundleEntry]) -> None:
     for entry in writes:
         key = (entry.request.resource_type, entry.request.id)
         if key in seen:
-            raise error(400, "invalid", f"{key[0]}/{key[1]} is written twice in one transaction", f"{entry.location}.request")
+            raise error(
+                400, "invalid", f"{key[0]}/{key[1]} is written twice in one transaction", f"{entry.location}.request"
+            )
         seen.add(key)
 
 
-def _plan(
-    entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], moment: datetime
-) -> NewVersion | None:
+def _plan(entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], moment: datetime) -> NewVersion | None:
     request = entry.request
     key = (request.resource_type or "", request.id or "")
     if_match = request.headers.get("if-match")
@@ -134,7 +134,9 @@ def _plan(
 def _resource(entry: BundleEntry) -> dict[str, Any]:
     body = entry.request.body
     if not isinstance(body, dict) or body.get("resourceType") != entry.request.resource_type:
-        raise error(400, "invalid", f"The resource must be a {entry.request.resource_type}", f"{entry.location}.resource")
+        raise error(
+            400, "invalid", f"The resource must be a {entry.request.resource_type}", f"{entry.location}.resource"
+        )
     return body
 
 
@@ -168,7 +170,7 @@ def _relocated(failure: FhirError, resource_type: str, prefix: str) -> FhirError
     located = []
     for issue in failure.issues:
         expressions = tuple(
-            prefix + expression[len(resource_type):] if expression.startswith(resource_type) else expression
+            prefix + expression[len(resource_type) :] if expression.startswith(resource_type) else expression
             for expression in issue.expression
         ) or (prefix,)
         located.append(Issue(issue.code, issue.diagnostics, issue.severity, expressions))

@@ -15,7 +15,7 @@ from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.validation import raise_for_issues, validate_resource
 from ember.interactions.conditional import identifier_tokens
 from ember.interactions.versioning import check_id, new_id, parse_etag, stamp
-from ember.store.base import NewVersion, StoredVersion, Store, Transaction, VersionConflict
+from ember.store.base import NewVersion, Store, StoredVersion, Transaction, VersionConflict
 
 T = TypeVar("T")
 _ATTEMPTS = 3

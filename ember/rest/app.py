@@ -63,7 +63,7 @@ class FhirEndpoint:
     async def _handle(
         self, request: Request, params: list[tuple[str, str]], representation: Representation
     ) -> Response:
-        path = request.url.path[len(FHIR_PREFIX):]
+        path = request.url.path[len(FHIR_PREFIX) :]
         fhir_request = route(request.method, path, [p for p in params if p[0] not in _REPRESENTATION_PARAMS])
         fhir_request.base_url = self.settings.base_url or f"{request.url.scheme}://{request.url.netloc}{FHIR_PREFIX}"
         fhir_request.headers = dict(request.headers)
@@ -118,7 +118,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return render_error(error(status, "not-found" if status == 404 else "not-supported", str(exc)), Representation())
+        return render_error(
+            error(status, "not-found" if status == 404 else "not-supported", str(exc)), Representation()
+        )
 
     routes = [
         Route("/healthz", healthz),

@@ -46,7 +46,9 @@ class TokenKey:
 @dataclass(frozen=True, slots=True)
 class NewVersion:
     """A version to write. `expected_version` is the current version the writer based it on
-    (0 for a resource that must not exist yet); the store refuses the write if it changed."""
+    (0 for a resource that must not exist yet); the store refuses the write if it changed.
+    Several versions of one resource may be written together as a chain (v1 expecting 0, then
+    v2 expecting 1); the token index follows the last. `last_updated` is timezone-aware."""
 
     resource_type: str
     id: str
@@ -66,7 +68,8 @@ class NewVersion:
 class HistoryQuery:
     """History of one instance (type and id), one type (type only) or the whole system.
 
-    `since`/`at` follow the FHIR `_since`/`_at` parameters; `before_seq` is the keyset cursor of
+    `since`/`at` follow the FHIR `_since`/`_at` parameters (`at` includes deletion markers that
+    were current at that instant); `before_seq` is the keyset cursor of
     the next page, so pages stay stable while new versions are written.
     """
 
@@ -87,7 +90,8 @@ class HistoryEntry:
 class VersionConflict(Exception):
     """A concurrent writer changed a resource between its read and this write.
 
-    Raised by `Transaction.write`; the whole unit of work is rolled back and may be retried.
+    Raised by `Transaction.write`; the whole unit of work is rolled back (even if the caller
+    catches it inside the block) and may be retried.
     """
 
     def __init__(self, resource_type: str, resource_id: str) -> None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ember.access import AccessContext
@@ -45,7 +45,7 @@ _BUSY_TIMEOUT_MS = 30_000
 
 def format_instant(moment: datetime) -> str:
     """Fixed-width ISO text, so SQLite orders instants correctly as strings."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
@@ -95,16 +95,13 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         if key in pending:
             current = pending[key]
         else:
-            row = connection.execute(
-                "SELECT version FROM resource WHERE resource_type = ? AND id = ?", key
-            ).fetchone()
+            row = connection.execute("SELECT version FROM resource WHERE resource_type = ? AND id = ?", key).fetchone()
             current = row[0] if row else 0
         if current != version.expected_version:
             raise VersionConflict(version.resource_type, version.id)
         pending[key] = version.version
     rows = [
-        (v.resource_type, v.id, v.version, format_instant(v.last_updated), int(v.deleted), v.body)
-        for v in versions
+        (v.resource_type, v.id, v.version, format_instant(v.last_updated), int(v.deleted), v.body) for v in versions
     ]
     try:
         connection.executemany(_INSERT_VERSION_SQL, rows)
@@ -117,7 +114,12 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
     connection.executemany("DELETE FROM token_index WHERE resource_type = ? AND id = ?", list(latest))
     connection.executemany(
         "INSERT INTO token_index (resource_type, id, param, system, code) VALUES (?, ?, ?, ?, ?)",
-        [(v.resource_type, v.id, t.param, t.system, t.code) for v in latest.values() if not v.deleted for t in v.tokens],
+        [
+            (v.resource_type, v.id, t.param, t.system, t.code)
+            for v in latest.values()
+            if not v.deleted
+            for t in v.tokens
+        ],
     )
 
 
@@ -199,9 +201,7 @@ class SqliteStore:
         return await self._run(self._writer_thread, work, self._writer)
 
     @staticmethod
-    async def _run(
-        executor: ThreadPoolExecutor, work: Callable[[Any], T], connection: sqlite3.Connection | None
-    ) -> T:
+    async def _run(executor: ThreadPoolExecutor, work: Callable[[Any], T], connection: sqlite3.Connection | None) -> T:
         return await asyncio.get_running_loop().run_in_executor(executor, work, connection)
 
     @staticmethod
@@ -245,9 +245,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
             if version not in applied:
                 for statement in _statements(script):
                     connection.execute(statement)
-                connection.execute(
-                    "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
-                )
+                connection.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
     except BaseException:
         connection.execute("ROLLBACK")
         raise

@@ -27,7 +27,16 @@ async def _nothing_written(store: Store) -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"{", b"[1,2", b'{"resourceType": "Patient",}', b"\xff\xfe{}", b'{"resourceType": "Patient", "gender": "\xc3"}', b"", b"null", b"NaN"],
+    [
+        b"{",
+        b"[1,2",
+        b'{"resourceType": "Patient",}',
+        b"\xff\xfe{}",
+        b'{"resourceType": "Patient", "gender": "\xc3"}',
+        b"",
+        b"null",
+        b"NaN",
+    ],
 )
 async def test_malformed_json_is_400(client: httpx.AsyncClient, store: Store, payload: bytes) -> None:
     await _assert_outcome(await client.post("/Patient", content=payload, headers=JSON), 400)
@@ -44,12 +53,16 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, store: Store, pa
     ],
 )
 async def test_malformed_xml_is_400(client: httpx.AsyncClient, store: Store, payload: bytes) -> None:
-    await _assert_outcome(await client.post("/Patient", content=payload, headers={"Content-Type": "application/fhir+xml"}), 400)
+    await _assert_outcome(
+        await client.post("/Patient", content=payload, headers={"Content-Type": "application/fhir+xml"}), 400
+    )
     await _nothing_written(store)
 
 
 async def test_wrong_content_type_is_415(client: httpx.AsyncClient) -> None:
-    await _assert_outcome(await client.post("/Patient", content=b"gender=male", headers={"Content-Type": "text/plain"}), 415)
+    await _assert_outcome(
+        await client.post("/Patient", content=b"gender=male", headers={"Content-Type": "text/plain"}), 415
+    )
 
 
 async def test_body_over_limit_is_413(client: httpx.AsyncClient, store: Store) -> None:
@@ -109,7 +122,12 @@ async def test_invalid_primitives_are_listed_with_locations(client: httpx.AsyncC
 
 
 async def test_invalid_reference_format_is_400(client: httpx.AsyncClient) -> None:
-    payload = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "not a reference"}}
+    payload = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "not a reference"},
+    }
     body = await _assert_outcome(await client.post("/Observation", json=payload), 400)
     assert body["issue"][0]["expression"] == ["Observation.subject.reference"]
 
@@ -121,7 +139,11 @@ async def test_put_on_type_without_id_is_not_a_plain_update(client: httpx.AsyncC
 
 
 async def test_bundle_entry_garbage_is_400_in_transaction(client: httpx.AsyncClient, store: Store) -> None:
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [1, {"request": {"method": "FLY", "url": "Patient"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [1, {"request": {"method": "FLY", "url": "Patient"}}],
+    }
     body = await _assert_outcome(await client.post("", json=bundle), 400)
     assert len(body["issue"]) == 2
     await _nothing_written(store)

@@ -15,7 +15,9 @@ async def test_fifty_concurrent_if_match_updates_exactly_one_wins(client: httpx.
     for version in (1, 2):
         body = {"resourceType": "Patient", "id": "contended", "gender": "male"}
         headers = {"If-Match": f'W/"{version}"'}
-        responses = await asyncio.gather(*(client.put("/Patient/contended", json=body, headers=headers) for _ in range(50)))
+        responses = await asyncio.gather(
+            *(client.put("/Patient/contended", json=body, headers=headers) for _ in range(50))
+        )
         statuses = sorted(response.status_code for response in responses)
         assert statuses == [200] + [412] * 49
     history = (await client.get("/Patient/contended/_history")).json()

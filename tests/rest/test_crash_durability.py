@@ -89,8 +89,20 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def ember_server(database_url: str, log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`ember serve` in its own process group, ready; yields it and its FHIR base URL."""
     port = _free_port()
-    command = [sys.executable, "-m", "ember", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--database", database_url, "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "ember",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database",
+        database_url,
+        "--workers",
+        "2",
+    ]
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -119,10 +131,18 @@ def _transaction(writer: int, n: int) -> dict:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": patient, "resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
             {
-                "resource": {"resourceType": "Observation", "status": "final", "code": {"text": f"n{n}"},
-                             "subject": {"reference": patient}},
+                "fullUrl": patient,
+                "resource": {"resourceType": "Patient"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "code": {"text": f"n{n}"},
+                    "subject": {"reference": patient},
+                },
                 "request": {"method": "POST", "url": "Observation"},
             },
             {
@@ -143,10 +163,14 @@ def _write_until_refused(base: str, writer: int, acknowledged: AcknowledgedWrite
             try:
                 if n % 3 == 0:
                     kind = "create"
-                    response = client.post("/Patient", json={"resourceType": "Patient", "name": [{"family": f"w{writer}n{n}"}]})
+                    response = client.post(
+                        "/Patient", json={"resourceType": "Patient", "name": [{"family": f"w{writer}n{n}"}]}
+                    )
                 elif n % 3 == 1:
                     kind, patient_id = "update", f"up-{writer}-{n % 4}"
-                    response = client.put(f"/Patient/{patient_id}", json={"resourceType": "Patient", "id": patient_id, "gender": "other"})
+                    response = client.put(
+                        f"/Patient/{patient_id}", json={"resourceType": "Patient", "id": patient_id, "gender": "other"}
+                    )
                 else:
                     kind = "transaction"
                     response = client.post("", json=_transaction(writer, n))
@@ -176,7 +200,9 @@ def _missing_after_restart(base: str, acknowledged: AcknowledgedWrites) -> list[
             if response.status_code != 200:
                 problems.append(f"{resource_type}/{resource_id} v{version}: HTTP {response.status_code}")
             elif int(response.json()["meta"]["versionId"]) < version:
-                problems.append(f"{resource_type}/{resource_id} v{version}: read back v{response.json()['meta']['versionId']}")
+                problems.append(
+                    f"{resource_type}/{resource_id} v{version}: read back v{response.json()['meta']['versionId']}"
+                )
     return problems
 
 
@@ -208,7 +234,9 @@ def test_every_acknowledged_write_survives_kill_9_of_the_server(database_url: st
         while time.monotonic() - started < LOAD_SECONDS or not acknowledged.enough():
             if time.monotonic() - started > LOAD_DEADLINE:
                 stop.set()
-                pytest.fail(f"too few acknowledged writes before the kill: {acknowledged.per_kind}\n{log_path.read_text()}")
+                pytest.fail(
+                    f"too few acknowledged writes before the kill: {acknowledged.per_kind}\n{log_path.read_text()}"
+                )
             time.sleep(0.05)
         alive_at_kill = sum(writer.is_alive() for writer in writers)
         _kill_group(server)
@@ -218,4 +246,6 @@ def test_every_acknowledged_write_survives_kill_9_of_the_server(database_url: st
 
     with ember_server(database_url, log_path) as (_, base):
         missing = _missing_after_restart(base, acknowledged)
-    assert not missing, f"{len(missing)} of {len(acknowledged.versions)} acknowledged writes lost:\n" + "\n".join(missing[:20])
+    assert not missing, f"{len(missing)} of {len(acknowledged.versions)} acknowledged writes lost:\n" + "\n".join(
+        missing[:20]
+    )

@@ -133,13 +133,17 @@ async def test_json_patch_producing_invalid_resource_is_refused(client: httpx.As
     assert response.json()["issue"][0]["expression"] == ["Patient.bogus"]
     failed_test = [{"op": "test", "path": "/gender", "value": "female"}]
     response = await client.patch(
-        f"/Patient/{created['id']}", content=json.dumps(failed_test), headers={"Content-Type": "application/json-patch+json"}
+        f"/Patient/{created['id']}",
+        content=json.dumps(failed_test),
+        headers={"Content-Type": "application/json-patch+json"},
     )
     assert response.status_code == 422
 
 
 async def test_summary_and_elements(client: httpx.AsyncClient) -> None:
-    created = await create_patient(client, text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">P</div>'})
+    created = await create_patient(
+        client, text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">P</div>'}
+    )
     url = f"/Patient/{created['id']}"
     summary = (await client.get(url, params={"_summary": "true"})).json()
     assert "name" in summary and "text" not in summary
@@ -241,7 +245,10 @@ async def test_fhirpath_patch(client: httpx.AsyncClient) -> None:
 
 async def test_invalid_fhirpath_patch_is_400_with_location(client: httpx.AsyncClient) -> None:
     created = await create_patient(client)
-    broken = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [{"name": "type", "valueCode": "explode"}]}]}
+    broken = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "operation", "part": [{"name": "type", "valueCode": "explode"}]}],
+    }
     response = await client.patch(f"/Patient/{created['id']}", json=broken)
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"][0].startswith("Parameters.parameter[0]")

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def _put(client: httpx.AsyncClient, resource_type: str, resource_id: str, **fields: object) -> dict:
-    response = await client.put(f"/{resource_type}/{resource_id}", json={"resourceType": resource_type, "id": resource_id, **fields})
+    response = await client.put(
+        f"/{resource_type}/{resource_id}", json={"resourceType": resource_type, "id": resource_id, **fields}
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
@@ -48,7 +50,7 @@ async def test_paging_is_stable_while_new_versions_arrive(client: httpx.AsyncCli
     page = (await client.get("/Patient/_history", params={"_count": "2"})).json()
     seen = [e["resource"]["id"] for e in page["entry"]]
     await _put(client, "Patient", "late", gender="female")  # must not shift later pages
-    while next_link := next((l["url"] for l in page["link"] if l["relation"] == "next"), None):
+    while next_link := next((link["url"] for link in page["link"] if link["relation"] == "next"), None):
         page = (await client.get(next_link)).json()
         seen += [e["resource"]["id"] for e in page.get("entry", [])]
     assert seen == ["p4", "p3", "p2", "p1", "p0"]

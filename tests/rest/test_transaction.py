@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ember.store.base import HistoryQuery, Store
 from ember.access import AccessContext
+from ember.store.base import HistoryQuery, Store
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +54,10 @@ async def test_transaction_failing_at_last_entry_leaves_no_trace(client: httpx.A
     before = await _version_count(store)
     bundle = _transaction(
         _post({"resourceType": "Patient"}, PATIENT_URN),
-        {"resource": {"resourceType": "Patient", "id": "keep", "gender": "female"}, "request": {"method": "PUT", "url": "Patient/keep"}},
+        {
+            "resource": {"resourceType": "Patient", "id": "keep", "gender": "female"},
+            "request": {"method": "PUT", "url": "Patient/keep"},
+        },
         {"request": {"method": "DELETE", "url": "Patient/doomed"}},
         _post({"resourceType": "Observation", "code": {"text": "no status"}}),
     )
@@ -71,14 +74,19 @@ async def test_if_match_conflict_rolls_back_the_transaction(client: httpx.AsyncC
     before = await _version_count(store)
     bundle = _transaction(
         _post({"resourceType": "Patient"}),
-        {"resource": {"resourceType": "Patient", "id": "a"}, "request": {"method": "PUT", "url": "Patient/a", "ifMatch": 'W/"7"'}},
+        {
+            "resource": {"resourceType": "Patient", "id": "a"},
+            "request": {"method": "PUT", "url": "Patient/a", "ifMatch": 'W/"7"'},
+        },
     )
     assert (await client.post("", json=bundle)).status_code == 412
     assert await _version_count(store) == before
 
 
 async def test_duplicate_full_url_and_dangling_urn_are_400(client: httpx.AsyncClient, store: Store) -> None:
-    duplicate = _transaction(_post({"resourceType": "Patient"}, PATIENT_URN), _post({"resourceType": "Patient"}, PATIENT_URN))
+    duplicate = _transaction(
+        _post({"resourceType": "Patient"}, PATIENT_URN), _post({"resourceType": "Patient"}, PATIENT_URN)
+    )
     response = await client.post("", json=duplicate)
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["Bundle.entry[1].fullUrl"]
@@ -93,7 +101,10 @@ async def test_processing_order_delete_post_put_get(client: httpx.AsyncClient) -
     await client.put("/Patient/old", json={"resourceType": "Patient", "id": "old"})
     bundle = _transaction(
         {"request": {"method": "GET", "url": "Patient/new"}},
-        {"resource": {"resourceType": "Patient", "id": "new", "gender": "male"}, "request": {"method": "PUT", "url": "Patient/new"}},
+        {
+            "resource": {"resourceType": "Patient", "id": "new", "gender": "male"},
+            "request": {"method": "PUT", "url": "Patient/new"},
+        },
         {"request": {"method": "DELETE", "url": "Patient/old"}},
     )
     result = (await client.post("", json=bundle)).json()
@@ -113,7 +124,14 @@ async def test_batch_entries_fail_independently(client: httpx.AsyncClient) -> No
         _post({"resourceType": "Observation", "code": {"text": "no status"}}),
         {"request": {"method": "GET", "url": "Patient/missing"}},
         {"request": {"method": "GET", "url": "Nonsense/1"}},
-        _post({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": PATIENT_URN}}),
+        _post(
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "x"},
+                "subject": {"reference": PATIENT_URN},
+            }
+        ),
         bundle_type="batch",
     )
     response = await client.post("", json=bundle)
@@ -150,9 +168,13 @@ async def test_transaction_patch_entry_with_fhirpath_patch(client: httpx.AsyncCl
     parameters = {
         "resourceType": "Parameters",
         "parameter": [
-            {"name": "operation", "part": [
-                {"name": "type", "valueCode": "delete"}, {"name": "path", "valueString": "Patient.gender"},
-            ]},
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "delete"},
+                    {"name": "path", "valueString": "Patient.gender"},
+                ],
+            },
         ],
     }
     bundle = _transaction({"resource": parameters, "request": {"method": "PATCH", "url": "Patient/p"}})

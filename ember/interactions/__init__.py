@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ember.interactions import create, delete, history, patch, read, transaction, update, vread
+from ember.interactions import conditional_write, create, delete, history, patch, read, transaction, update, vread
 from ember.interactions.request import Handler
 
 
@@ -29,6 +29,8 @@ INTERACTIONS: dict[str, Interaction] = {
         Interaction("history-instance", history.handle, "type"),
         Interaction("history-type", history.handle, "type"),
         Interaction("create", create.handle, "type"),
+        Interaction("conditional-update", conditional_write.handle_update, "type"),
+        Interaction("conditional-delete", conditional_write.handle_delete, "type"),
         Interaction("transaction", transaction.handle, "system"),
         Interaction("batch", transaction.handle, "system"),
         Interaction("history-system", history.handle, "system"),

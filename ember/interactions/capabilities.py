@@ -22,9 +22,15 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     return FhirResponse(200, resource=capability_statement(request.base_url))
 
 
+#: CapabilityStatement.rest.resource.interaction codes (the conditional variants are flags).
+_TYPE_CODES = frozenset(
+    {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
+)
+
+
 @cache
 def capability_statement(base_url: str) -> dict[str, Any]:
-    type_codes = [code for code, entry in INTERACTIONS.items() if entry.level == "type"]
+    type_codes = [code for code, entry in INTERACTIONS.items() if entry.level == "type" and code in _TYPE_CODES]
     system_codes = [code for code, entry in INTERACTIONS.items() if entry.level == "system"]
     return {
         "resourceType": "CapabilityStatement",
@@ -62,8 +68,10 @@ def _resource(name: str, type_codes: list[str]) -> dict[str, Any]:
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": True,
+        "conditionalCreate": True,
         "conditionalRead": "full-support",
-        "conditionalDelete": "not-supported",
+        "conditionalUpdate": "conditional-update" in INTERACTIONS,
+        "conditionalDelete": "single" if "conditional-delete" in INTERACTIONS else "not-supported",
     }
     if operations:
         entry["operation"] = operations

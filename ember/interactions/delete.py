@@ -10,16 +10,19 @@ from ember.store.base import NewVersion, Store, Transaction
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
-    assert request.resource_type and request.id
-    key = (request.resource_type, request.id)
+    key = (request.resource_type or "", request.id or "")
+    planned = await in_transaction(store, lambda tx: write_delete(tx, key, request.headers.get("if-match")))
+    return delete_response(planned)
 
-    async def write(transaction: Transaction) -> NewVersion | None:
-        current = (await transaction.current([key])).get(key)
-        planned = plan_delete(*key, current, now(), request.headers.get("if-match"))
-        if planned is not None:
-            await transaction.write([planned])
-        return planned
 
-    planned = await in_transaction(store, write)
-    headers = {"ETag": etag(planned.version)} if planned else {}
-    return FhirResponse(204, headers=headers)
+async def write_delete(transaction: Transaction, key: tuple[str, str], if_match: str | None) -> NewVersion | None:
+    """Append a deletion marker for `key` inside `transaction` (None: nothing to delete)."""
+    current = (await transaction.current([key])).get(key)
+    planned = plan_delete(*key, current, now(), if_match)
+    if planned is not None:
+        await transaction.write([planned])
+    return planned
+
+
+def delete_response(planned: NewVersion | None) -> FhirResponse:
+    return FhirResponse(204, headers={"ETag": etag(planned.version)} if planned else {})

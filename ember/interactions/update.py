@@ -11,18 +11,24 @@ from ember.store.base import NewVersion, Store, Transaction
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
-    assert request.resource_type and request.id
-    resource_type, resource_id = request.resource_type, request.id
+    resource_id = request.id or ""
+    planned = await in_transaction(store, lambda transaction: write_update(transaction, request, resource_id))
+    return update_response(planned, request.base_url)
 
-    async def write(transaction: Transaction) -> NewVersion:
-        resource = dict(require_resource(request.body, resource_type, resource_type))
-        await resolve_conditional_references(transaction, resource, resource_type)
-        current = (await transaction.current([(resource_type, resource_id)])).get((resource_type, resource_id))
-        planned = plan_update(resource, resource_id, current, now(), request.headers.get("if-match"))
-        await transaction.write([planned])
-        return planned
 
-    planned = await in_transaction(store, write)
+async def write_update(transaction: Transaction, request: FhirRequest, resource_id: str) -> NewVersion:
+    """Write the request's resource as the next version of `resource_id`, inside `transaction`."""
+    resource_type = request.resource_type or ""
+    resource = dict(require_resource(request.body, resource_type, resource_type))
+    await resolve_conditional_references(transaction, resource, resource_type)
+    key = (resource_type, resource_id)
+    current = (await transaction.current([key])).get(key)
+    planned = plan_update(resource, resource_id, current, now(), request.headers.get("if-match"))
+    await transaction.write([planned])
+    return planned
+
+
+def update_response(planned: NewVersion, base_url: str) -> FhirResponse:
     created = planned.version == 1
-    headers = version_headers(planned.as_stored(), request.base_url, location=created)
+    headers = version_headers(planned.as_stored(), base_url, location=created)
     return FhirResponse(201 if created else 200, body=planned.body, headers=headers)

@@ -132,10 +132,9 @@ async def test_invalid_reference_format_is_400(client: httpx.AsyncClient) -> Non
     assert body["issue"][0]["expression"] == ["Observation.subject.reference"]
 
 
-async def test_put_on_type_without_id_is_not_a_plain_update(client: httpx.AsyncClient) -> None:
-    response = await client.put("/Patient", json={"resourceType": "Patient"})
-    assert 400 <= response.status_code < 500 or response.status_code == 501
-    assert response.json()["resourceType"] == "OperationOutcome"
+async def test_conditional_update_without_criteria_is_400(client: httpx.AsyncClient, store: Store) -> None:
+    await _assert_outcome(await client.put("/Patient", json={"resourceType": "Patient"}), 400)
+    await _nothing_written(store)
 
 
 async def test_bundle_entry_garbage_is_400_in_transaction(client: httpx.AsyncClient, store: Store) -> None:

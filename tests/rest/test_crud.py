@@ -252,3 +252,26 @@ async def test_invalid_fhirpath_patch_is_400_with_location(client: httpx.AsyncCl
     response = await client.patch(f"/Patient/{created['id']}", json=broken)
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"][0].startswith("Parameters.parameter[0]")
+
+
+async def test_conditional_create_update_and_delete_by_identifier(client: httpx.AsyncClient) -> None:
+    identifier = {"system": "http://hospital.example/mrn", "value": "12345"}
+    patient = {**PATIENT, "identifier": [identifier]}
+    criteria = "identifier=http://hospital.example/mrn|12345"
+    first = await client.post("/Patient", json=patient, headers={"If-None-Exist": criteria})
+    again = await client.post("/Patient", json=patient, headers={"If-None-Exist": criteria})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    updated = await client.put(f"/Patient?{criteria}", json={**patient, "gender": "female"})
+    assert updated.status_code == 200 and updated.json()["id"] == first.json()["id"]
+    assert updated.json()["meta"]["versionId"] == "2"
+    created = await client.put("/Patient?identifier=http://hospital.example/mrn|999", json=patient)
+    assert created.status_code == 201
+    duplicate = await client.post("/Patient", json=patient)  # same identifier, unconditionally
+    assert duplicate.status_code == 201
+    assert (await client.put(f"/Patient?{criteria}", json=patient)).status_code == 412
+    assert (await client.delete(f"/Patient?{criteria}")).status_code == 412
+    assert (await client.delete(f"/Patient?_id={duplicate.json()['id']}")).status_code == 204
+    assert (await client.get(f"/Patient/{duplicate.json()['id']}")).status_code == 410
+    unsupported = await client.put("/Patient?name=Chalmers", json=patient)
+    assert unsupported.status_code == 400

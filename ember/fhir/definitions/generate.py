@@ -53,9 +53,7 @@ def load_structure_definitions(source: Path) -> list[dict[str, Any]]:
         with gzip.open(source / name) as handle:
             bundle = json.load(handle)
         definitions += [
-            entry["resource"]
-            for entry in bundle["entry"]
-            if entry["resource"]["resourceType"] == "StructureDefinition"
+            entry["resource"] for entry in bundle["entry"] if entry["resource"]["resourceType"] == "StructureDefinition"
         ]
     return definitions
 
@@ -89,11 +87,7 @@ def compact_element(element: dict[str, Any], is_backbone: bool) -> dict[str, Any
     if binding.get("strength") == "required" and "valueSet" in binding:
         compact["b"] = binding["valueSet"].split("|")[0]
     targets = sorted(
-        {
-            profile.rsplit("/", 1)[1]
-            for t in element.get("type", [])
-            for profile in t.get("targetProfile", [])
-        }
+        {profile.rsplit("/", 1)[1] for t in element.get("type", []) for profile in t.get("targetProfile", [])}
     )
     if targets:
         compact["r"] = targets

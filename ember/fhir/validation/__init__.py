@@ -26,7 +26,9 @@ __all__ = ["raise_for_issues", "validate_resource"]
 _ERROR_SEVERITIES = frozenset({"fatal", "error"})
 
 
-def validate_resource(resource: Any, *, expected_type: str | None = None, expected_id: str | None = None) -> list[Issue]:
+def validate_resource(
+    resource: Any, *, expected_type: str | None = None, expected_id: str | None = None
+) -> list[Issue]:
     """Every issue of `resource`, a parsed FHIR JSON value; an empty list when it is valid.
 
     `expected_type` and `expected_id` are what the URL says (`PUT /Patient/123`): a body of
@@ -35,8 +37,9 @@ def validate_resource(resource: Any, *, expected_type: str | None = None, expect
     if type(resource) is not dict:
         return [Issue(code="structure", diagnostics="The body must be a JSON object holding a FHIR resource")]
     resource_type = resource.get("resourceType")
-    known = type(resource_type) is str and model.is_resource_type(resource_type)
-    root = resource_type if known else expected_type or "Resource"
+    root = expected_type or "Resource"
+    if isinstance(resource_type, str) and model.is_resource_type(resource_type):
+        root = resource_type
     walker = Walker()
     try:
         walker.resource(resource, (None, root, None), 0)

@@ -32,6 +32,10 @@ _SHORT_STRING_CHARS = _MAX_STRING_BYTES // 4
 _INT32 = (-(2**31), 2**31 - 1)
 #: Text the official string regex accepts minus C0 controls (except tab, CR, LF) and surrogates.
 _TEXT = re.compile("[^\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]+")
+#: Bounds of the memory of accepted values per type: well under 1 MB per type, however hostile
+#: the traffic (once full, new values are simply checked every time).
+_REMEMBERED_VALUES = 2048
+_REMEMBERED_CHARS = 128
 _BASE64 = re.compile("[0-9a-zA-Z+/=]*")
 _ASCII_WHITESPACE = re.compile(r"\s+", re.ASCII)
 _XHTML_FORBIDDEN = re.compile(r"<\s*(script|iframe|object|embed|form|base|link|meta)\b|javascript:", re.IGNORECASE)
@@ -99,9 +103,11 @@ def _check_decimal(value: Any) -> Problem | None:
 
 
 def _check_base64(value: Any) -> Problem | None:
-    problem = check_text(value)
-    if problem is not None:
-        return problem
+    """Attachments may be far larger than the 1 MB of a string; only the alphabet is checked."""
+    if type(value) is not str:
+        return wrong_json_type("string (base64)", value)
+    if not value:
+        return "value", "Empty strings are not valid in FHIR JSON: omit the element instead"
     compact = value if _BASE64.fullmatch(value) else _ASCII_WHITESPACE.sub("", value)
     if len(compact) % 4 or _BASE64.fullmatch(compact) is None:
         return "value", "Not valid base64 content"
@@ -130,19 +136,27 @@ def _real_calendar_day(text: str) -> bool:
 
 
 def _regex_checker(type_code: str, pattern: str) -> Checker:
+    """A checker by regex, remembering short values it accepted: code systems, status codes and
+    profile urls repeat in nearly every resource, and a set hit costs a tenth of the regex."""
     regex = re.compile(pattern, re.ASCII)
     is_date = type_code in _DATE_TYPES
     message = f"Not a valid {type_code}"
+    accepted: set[str] = set()
 
     def check(value: Any) -> Problem | None:
-        if type(value) is not str or not value or not value.isprintable() or len(value) > _SHORT_STRING_CHARS:
-            problem = check_text(value)
-            if problem is not None:
-                return problem
+        if type(value) is not str:
+            return wrong_json_type("string", value)
+        if value in accepted:
+            return None
+        problem = check_text(value)
+        if problem is not None:
+            return problem
         if regex.fullmatch(value) is None:
             return "value", f"{message}: '{value[:100]}'"
         if is_date and not _real_calendar_day(value):
             return "value", f"{message}: '{value}' is not a day of the calendar"
+        if len(value) <= _REMEMBERED_CHARS and len(accepted) < _REMEMBERED_VALUES:
+            accepted.add(value)
         return None
 
     return check

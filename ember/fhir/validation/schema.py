@@ -35,9 +35,9 @@ class Slot:
     """One property name a JSON object of some type may carry."""
 
     kind: Kind
+    #: max > 1. R4 itself has no finite maximum above 1 nor minimum above 1, so an array's
+    #: cardinality is fully checked by its JSON shape and the `required` list of its type.
     is_array: bool
-    min: int
-    max: int | None
     #: The base name of a choice element (`value` for valueQuantity), None otherwise.
     choice: str | None = None
     check: primitives.Checker | None = None
@@ -54,10 +54,6 @@ class Slot:
     targets: frozenset[str] | None = None
     #: A single, non-choice primitive: the common case, which the walker checks inline.
     simple: bool = False
-
-    def __post_init__(self) -> None:
-        simple = self.kind is Kind.PRIMITIVE and not self.is_array and self.choice is None
-        object.__setattr__(self, "simple", simple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +103,16 @@ def _slot(element: model.ElementDefinition, type_code: str) -> Slot:
         return Slot(
             Kind.PRIMITIVE,
             element.is_array,
-            element.min,
-            element.max,
             choice=choice,
             check=primitives.checker(type_code),
             sibling="_" + element.name if element.is_array else None,
             codes=codes,
             binding=element.binding if codes is not None else None,
+            simple=not element.is_array and choice is None,
         )
     if type_code == "Resource":
         kind = Kind.CONTAINED if element.name == "contained" else Kind.RESOURCE
-        return Slot(kind, element.is_array, element.min, element.max)
+        return Slot(kind, element.is_array)
     systems = None
     if element.binding is not None and type_code == "CodeableConcept":
         systems = model.required_value_set(element.binding)
@@ -125,8 +120,6 @@ def _slot(element: model.ElementDefinition, type_code: str) -> Slot:
     return Slot(
         Kind.COMPLEX,
         element.is_array,
-        element.min,
-        element.max,
         choice=choice,
         children=element.child_type_key(type_code),
         systems=systems,
@@ -140,8 +133,6 @@ def _extension_slot(element: model.ElementDefinition, json_name: str) -> Slot:
     return Slot(
         Kind.PRIMITIVE_EXTENSION,
         element.is_array,
-        min=0,
-        max=element.max,
         choice=element.base_name if element.is_choice else None,
         sibling=json_name,
         children=_ELEMENT_KEY,

@@ -61,7 +61,9 @@ class Walker:
         #: (fragment, node of the Reference) of every `#id` reference in the current resource.
         self.local_references: list[tuple[str, Node]] = []
 
-    def report(self, code: str, message: str, node: Node | None, key: str | None = None, index: int | None = None) -> None:
+    def report(
+        self, code: str, message: str, node: Node | None, key: str | None = None, index: int | None = None
+    ) -> None:
         self.issues.append(Issue(code=code, diagnostics=message, expression=(location(node, key, index),)))
         if len(self.issues) >= MAX_ISSUES:
             raise TooManyIssues
@@ -99,7 +101,8 @@ class Walker:
         if not self.local_references:
             return
         contained = value.get("contained")
-        ids = {item.get("id") for item in contained if type(item) is dict} if type(contained) is list else set()
+        items = contained if type(contained) is list else []
+        ids = {item["id"] for item in items if type(item) is dict and type(item.get("id")) is str}
         for fragment, node in self.local_references:
             if fragment and fragment not in ids:
                 self.report("invalid", f"No contained resource has the id '{fragment}'", node, "reference")
@@ -163,15 +166,11 @@ class Walker:
         if not value:
             self.report("structure", "Empty arrays are not valid in FHIR JSON: omit the element", node, key)
             return
-        if slot.max is not None and len(value) > slot.max:
-            self.report("structure", f"'{key}' allows at most {slot.max} values, found {len(value)}", node, key)
-        elif len(value) < slot.min:
-            self.report("required", f"'{key}' needs at least {slot.min} values, found {len(value)}", node, key)
         if slot.kind is not _COMPLEX or depth >= MAX_DEPTH:
             for index, item in enumerate(value):
                 self.item(obj, item, slot, node, key, index, depth)
             return
-        table = schema(slot.children)  # type: ignore[arg-type]
+        table = schema(slot.children)
         for index, item in enumerate(value):
             if type(item) is dict and item:
                 child_node = (node, key, index)
@@ -183,7 +182,9 @@ class Walker:
             else:
                 self.item(obj, item, slot, node, key, index, depth)
 
-    def item(self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, index: int | None, depth: int) -> None:
+    def item(
+        self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, index: int | None, depth: int
+    ) -> None:
         """Check one value (a single element's value or one array item) of any kind but
         primitive extensions, which are checked as a whole array by `primitive_extension`."""
         kind = slot.kind
@@ -205,11 +206,15 @@ class Walker:
         else:
             self.resource(value, (node, key, index), depth + 1, contained=kind is _CONTAINED)
 
-    def primitive_item(self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, index: int | None) -> None:
+    def primitive_item(
+        self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, index: int | None
+    ) -> None:
         if value is None:
             extensions = obj.get(slot.sibling) if slot.sibling else None
             if type(extensions) is not list or index is None or index >= len(extensions) or not extensions[index]:
-                self.report("structure", "null is only allowed in an array whose _ twin has extensions there", node, key, index)
+                self.report(
+                    "structure", "null is only allowed in an array whose _ twin has extensions there", node, key, index
+                )
             return
         problem = slot.check(value)  # type: ignore[misc]
         if problem is not None:
@@ -221,7 +226,9 @@ class Walker:
         message = f"'{value[:100]}' is not in the required value set {slot.binding}"
         self.report("code-invalid", message, node, key, index)
 
-    def primitive_extension(self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, depth: int) -> None:
+    def primitive_extension(
+        self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, depth: int
+    ) -> None:
         """`_name`: the id and extensions of primitive `name`, an object or (for repeating
         elements) an array aligned with the values, null where a value has none."""
         values = obj.get(slot.sibling)  # type: ignore[arg-type]
@@ -235,16 +242,20 @@ class Walker:
             self.report("structure", f"'{key}' must be a non-empty array aligned with '{slot.sibling}'", node, key)
             return
         if type(values) is list and len(values) != len(value):
-            self.report("structure", f"'{key}' has {len(value)} items but '{slot.sibling}' has {len(values)}", node, key)
+            self.report(
+                "structure", f"'{key}' has {len(value)} items but '{slot.sibling}' has {len(values)}", node, key
+            )
             return
         for index, item in enumerate(value):
             has_value = type(values) is list and values[index] is not None
             if item is not None:
                 self.extension_object(item, has_value, node, key, index, depth)
-            elif not has_value:
+            elif type(values) is not list:  # with values, the null value itself is reported
                 self.report("structure", "Both the value and its extensions are null", node, key, index)
 
-    def extension_object(self, value: Any, has_value: bool, node: Node, key: str, index: int | None, depth: int) -> None:
+    def extension_object(
+        self, value: Any, has_value: bool, node: Node, key: str, index: int | None, depth: int
+    ) -> None:
         if type(value) is not dict:
             self.report("structure", f"Expected a JSON object, found a JSON {json_kind(value)}", node, key, index)
         elif not value:
@@ -261,13 +272,18 @@ class Walker:
         if type(reference) is not str or not reference:
             return
         parsed = references.parse(reference)
-        if type(parsed) is str:
+        if isinstance(parsed, str):
             self.report("value", parsed, node, "reference")
         elif parsed.fragment is not None:
             self.local_references.append((parsed.fragment, node))
         elif parsed.resource_type is not None and slot.targets is not None and parsed.resource_type not in slot.targets:
             allowed = ", ".join(sorted(slot.targets))
-            self.report("invalid", f"A reference to {parsed.resource_type} is not allowed here (only {allowed})", node, "reference")
+            self.report(
+                "invalid",
+                f"A reference to {parsed.resource_type} is not allowed here (only {allowed})",
+                node,
+                "reference",
+            )
 
     def codings(self, concept: dict[str, Any], slot: Slot, node: Node) -> None:
         """Codings from a system of the required value set must use one of its codes; codings
@@ -283,4 +299,3 @@ class Walker:
             if allowed is not None and type(code) is str and code not in allowed:
                 message = f"'{code[:100]}' is not in the required value set {slot.binding}"
                 self.report("code-invalid", message, (node, "coding", index), "code")
-

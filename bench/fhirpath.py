@@ -68,7 +68,7 @@ def common_expressions(by_type: dict[str, list[Any]]) -> list[tuple[str, str, in
             match = _LEADING_TYPE.match(part)
             if match is None:
                 continue
-            pattern = part[:match.start(1)] + "X" + part[match.end(1):]
+            pattern = part[: match.start(1)] + "X" + part[match.end(1) :]
             uses[pattern] += 1
             concrete[pattern][match.group(1)] = part
     chosen = []
@@ -102,8 +102,7 @@ def _evaluate_each_time(expression: str, resource: Any) -> Any:
     return fhirpathpy.evaluate(resource, expression, {}, models["r4"])
 
 
-def _foreign_rate(evaluate: Callable[[Any], Any], resources: list[Any],
-                  budget: float) -> float | None:
+def _foreign_rate(evaluate: Callable[[Any], Any], resources: list[Any], budget: float) -> float | None:
     """fhirpathpy's rate, or None when it cannot evaluate the expression at all."""
     try:
         evaluate(resources[0])
@@ -124,10 +123,16 @@ def main() -> None:
         ours = fhirpath.compile(expression)
         theirs = fhirpathpy.compile(expression, models["r4"])
         ours_rate = rate(ours, resources, budget)
-        rows.append((expression, type_name, count, ours_rate,
-                     _foreign_rate(partial(_call_compiled, theirs), resources, budget),
-                     _foreign_rate(partial(_evaluate_each_time, expression), resources,
-                                   budget / 2)))
+        rows.append(
+            (
+                expression,
+                type_name,
+                count,
+                ours_rate,
+                _foreign_rate(partial(_call_compiled, theirs), resources, budget),
+                _foreign_rate(partial(_evaluate_each_time, expression), resources, budget / 2),
+            )
+        )
     print_table(rows)
 
 
@@ -137,24 +142,25 @@ Row = tuple[str, str, int, float, "float | None", "float | None"]
 def print_table(rows: list[Row]) -> None:
     """ember/s: our compiled expression; compiled/s: fhirpathpy.compile() once, then called;
     evaluate/s: fhirpathpy.evaluate(), which parses on every call; ratio: ember vs compiled."""
-    print(f"{'expression':<52} {'uses':>4} {'type':>5} {'ember/s':>9} {'compiled/s':>10} "
-          f"{'evaluate/s':>10} {'ratio':>6}")
+    print(
+        f"{'expression':<52} {'uses':>4} {'type':>5} {'ember/s':>9} {'compiled/s':>10} {'evaluate/s':>10} {'ratio':>6}"
+    )
     ratios = []
     for expression, type_name, count, ours, theirs, parsed in rows:
         shown = expression if len(expression) <= 52 else expression[:49] + "..."
         if theirs is None:
-            print(f"{shown:<52} {count:>4} {type_name[:5]:>5} {ours:>9,.0f} "
-                  f"{'unsupported':>10} {'-':>10} {'-':>6}")
+            print(f"{shown:<52} {count:>4} {type_name[:5]:>5} {ours:>9,.0f} {'unsupported':>10} {'-':>10} {'-':>6}")
             continue
         ratio = ours / theirs
         ratios.append(ratio)
-        print(f"{shown:<52} {count:>4} {type_name[:5]:>5} {ours:>9,.0f} {theirs:>10,.0f} "
-              f"{parsed or 0:>10,.0f} {ratio:>5.0f}x")
+        print(
+            f"{shown:<52} {count:>4} {type_name[:5]:>5} {ours:>9,.0f} {theirs:>10,.0f} "
+            f"{parsed or 0:>10,.0f} {ratio:>5.0f}x"
+        )
     geometric = 1.0
     for ratio in ratios:
         geometric *= ratio ** (1 / len(ratios))
-    print(f"geometric mean speed-up: {geometric:.0f}x over the {len(ratios)} expressions "
-          f"both engines evaluate")
+    print(f"geometric mean speed-up: {geometric:.0f}x over the {len(ratios)} expressions both engines evaluate")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ember.fhir.outcome import FhirError, Issue, error
-from ember.fhir.validation import raise_for_issues, validate_resource
+from ember.fhir.validation import check_resource, raise_for_issues
 from ember.interactions.conditional import identifier_tokens
 from ember.interactions.versioning import check_id, new_id, parse_etag, stamp
 from ember.store.base import NewVersion, Store, StoredVersion, Transaction, VersionConflict
@@ -46,7 +46,7 @@ def plan_create(resource: dict[str, Any], moment: datetime, resource_id: str | N
     """Version 1 of a new resource; the server assigns the id (any client id is replaced)."""
     resource_type = resource["resourceType"]
     resource.pop("id", None)
-    raise_for_issues(validate_resource(resource, expected_type=resource_type))
+    raise_for_issues(check_resource(resource, expected_type=resource_type))
     assigned = resource_id or new_id()
     body = stamp(resource, assigned, 1, moment)
     return NewVersion(resource_type, assigned, 1, moment, False, body, 0, identifier_tokens(resource))
@@ -64,7 +64,7 @@ def plan_update(
     check_id(resource_id, f"{resource_type}.id")
     if "id" not in resource:
         raise error(400, "required", "An update must carry the resource id in the body", f"{resource_type}.id")
-    raise_for_issues(validate_resource(resource, expected_type=resource_type, expected_id=resource_id))
+    raise_for_issues(check_resource(resource, expected_type=resource_type, expected_id=resource_id))
     check_precondition(current, if_match)
     version = current.version + 1 if current else 1
     body = stamp(resource, resource_id, version, moment)

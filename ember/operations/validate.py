@@ -11,19 +11,19 @@ from typing import Any
 
 from ember.access import AccessContext
 from ember.fhir.outcome import error, operation_outcome
-from ember.fhir.validation import validate_resource
+from ember.fhir.validation import check_resource
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.base import Store
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
-    resource = _resource_to_validate(request.body)
-    issues = validate_resource(resource, expected_type=request.resource_type, expected_id=request.id)
+    resource = _resource_to_validate(request.body, request.resource_type)
+    issues = check_resource(resource, expected_type=request.resource_type, expected_id=request.id)
     return FhirResponse(200, resource=operation_outcome(issues))
 
 
-def _resource_to_validate(body: Any) -> Any:
-    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+def _resource_to_validate(body: Any, resource_type: str | None) -> Any:
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters" and resource_type != "Parameters":
         for parameter in body.get("parameter", []):
             if isinstance(parameter, dict) and parameter.get("name") == "resource":
                 return parameter.get("resource")

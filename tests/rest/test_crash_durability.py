@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -125,7 +126,7 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> 
     raise AssertionError(f"ember serve not ready within {READY_TIMEOUT} s:\n{log_path.read_text()}")
 
 
-def _transaction(writer: int, n: int) -> dict:
+def _transaction(writer: int, n: int) -> dict[str, Any]:
     patient = f"urn:uuid:00000000-0000-4000-8000-{writer:04d}{n:08d}"
     return {
         "resourceType": "Bundle",
@@ -180,7 +181,7 @@ def _write_until_refused(base: str, writer: int, acknowledged: AcknowledgedWrite
                 acknowledged.record(kind, _writes_in(response.json()))
 
 
-def _writes_in(answer: dict) -> list[tuple[str, str, int]]:
+def _writes_in(answer: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(type, id, version) of the resource a create/update returned, or of each transaction entry."""
     if answer["resourceType"] != "Bundle":
         return [(answer["resourceType"], answer["id"], int(answer["meta"]["versionId"]))]

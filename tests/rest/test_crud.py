@@ -189,7 +189,7 @@ async def test_validate_operation_reports_without_storing(client: httpx.AsyncCli
     expressions = {e for issue in response.json()["issue"] for e in issue.get("expression", [])}
     assert "Observation.status" in expressions
     good = await client.post("/Patient/$validate", json=PATIENT)
-    assert good.json()["issue"][0]["severity"] == "information"
+    assert all(issue["severity"] in ("information", "warning") for issue in good.json()["issue"])
     history = (await client.get("/_history")).json()
     assert history["total"] == 0
 
@@ -275,3 +275,25 @@ async def test_conditional_create_update_and_delete_by_identifier(client: httpx.
     assert (await client.get(f"/Patient/{duplicate.json()['id']}")).status_code == 410
     unsupported = await client.put("/Patient?name=Chalmers", json=patient)
     assert unsupported.status_code == 400
+
+
+async def test_invariant_violation_is_422_with_key_and_location(client: httpx.AsyncClient) -> None:
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "glucose"},
+        "valueString": "high",
+        "dataAbsentReason": {"text": "not done"},
+    }
+    response = await client.post("/Observation", json=observation)
+    assert response.status_code == 422, response.text
+    issue = response.json()["issue"][0]
+    assert issue["code"] == "invariant" and issue["diagnostics"].startswith("obs-6")
+    assert issue["expression"] == ["Observation"]
+    report = (await client.post("/Observation/$validate", json=observation)).json()
+    assert any(i.get("details", {}).get("coding", [{}])[0].get("code") == "obs-6" for i in report["issue"])
+
+
+async def test_validate_reports_invariant_warnings(client: httpx.AsyncClient) -> None:
+    report = (await client.post("/Patient/$validate", json=PATIENT)).json()
+    assert any(i["severity"] == "warning" and "dom-6" in i["diagnostics"] for i in report["issue"])

@@ -7,9 +7,9 @@ and nulls; cardinality; primitive formats (official regexes, 32-bit integer rang
 days); primitive extensions (`_birthDate`); one type per choice element; Reference formats and
 target types; codes of required bindings; contained resources (dom-2, local `#id` references);
 the narrative div; and the resource type and id the URL expects. It never raises on any JSON
-value: hostile nesting and huge arrays come back as issues. FHIRPath invariants are not
-evaluated here. docs/validation.md lists the details, the value sets left unchecked and the
-measured cost.
+value: hostile nesting and huge arrays come back as issues. `check_resource` adds the FHIRPath
+invariants of the R4 definitions (ember/fhir/invariants) once the structure is sound.
+docs/validation.md lists the details, the value sets left unchecked and the measured cost.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from ember.fhir import model
+from ember.fhir.invariants import check_invariants
 from ember.fhir.outcome import FhirError, Issue
 from ember.fhir.validation.primitives import preview
 from ember.fhir.validation.walker import MAX_ISSUES, TooManyIssues, Walker
 
-__all__ = ["raise_for_issues", "validate_resource"]
+__all__ = ["check_resource", "raise_for_issues", "validate_resource"]
 
 _ERROR_SEVERITIES = frozenset({"fatal", "error"})
 
@@ -65,12 +66,24 @@ def _id_issues(resource_id: Any, expected_id: str, root: str) -> list[Issue]:
     return []
 
 
-def raise_for_issues(issues: list[Issue]) -> None:
-    """Raise FhirError(400) carrying all `issues` when one of them is an error.
+def check_resource(
+    resource: Any, *, expected_type: str | None = None, expected_id: str | None = None
+) -> list[Issue]:
+    """Structure first, then invariants: a constraint is only meaningful on a sound structure."""
+    issues = validate_resource(resource, expected_type=expected_type, expected_id=expected_id)
+    if not any(issue.severity in _ERROR_SEVERITIES for issue in issues):
+        issues += check_invariants(resource)
+    return issues
 
-    400 is right for what this module finds (the payload is malformed for the spec). A caller that
-    runs business rules or profile checks on a structurally valid resource should raise 422
-    (Unprocessable Entity) itself, as the FHIR REST specification asks.
+
+def raise_for_issues(issues: list[Issue]) -> None:
+    """Raise a FhirError carrying all `issues` when one of them is an error.
+
+    400 when the payload is malformed for the spec (structure, formats, bindings); 422
+    (Unprocessable Entity) when it is well formed but breaks an invariant, a business rule, as
+    the FHIR REST specification asks. Warnings alone never refuse a write.
     """
-    if any(issue.severity in _ERROR_SEVERITIES for issue in issues):
-        raise FhirError(400, issues)
+    errors = [issue for issue in issues if issue.severity in _ERROR_SEVERITIES]
+    if errors:
+        status = 422 if all(issue.code == "invariant" for issue in errors) else 400
+        raise FhirError(status, errors)

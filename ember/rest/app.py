@@ -1,8 +1,10 @@
-"""The Starlette application: health probes and one FHIR endpoint that routes everything.
+"""The ASGI application: health probes and one FHIR endpoint that routes everything.
 
-Every FHIR request passes through `FhirEndpoint.handle`: it builds the plain FhirRequest and
-AccessContext, dispatches, and renders. FhirError becomes an OperationOutcome here, once; an
-unexpected exception is logged and answered with a 500 OperationOutcome, never a stack trace.
+The FHIR endpoint is a plain ASGI app behind Starlette's router (the same router the health
+probes use): it reads method, path, query and headers straight from the ASGI scope, because
+building Starlette's Request/URL objects cost more than the database read on the hot path.
+FhirError becomes an OperationOutcome here, once; an unexpected exception is logged and answered
+with a 500 OperationOutcome, never a stack trace.
 """
 
 from __future__ import annotations
@@ -10,20 +12,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ember.access import AccessContext
+from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError, error
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
 from ember.interactions.router import route
 from ember.rest.formats import parse_body, response_format
 from ember.rest.render import Representation, render, render_error
+from ember.rest.wire import WireResponse
 from ember.settings import Settings
 from ember.store import create_store
 from ember.store.base import Store
@@ -35,65 +43,107 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: Parameters about the representation, handled here and never passed to the services.
 _REPRESENTATION_PARAMS = frozenset({"_format", "_pretty", "_summary", "_elements"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_WRITES = frozenset({"create", "update", "patch"})
+_WRITES = frozenset({"create", "update", "patch", "conditional-update"})
 
 
 class FhirEndpoint:
-    """The ASGI endpoint for everything under /fhir."""
+    """The ASGI app for everything under /fhir."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
 
-    async def handle(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         representation = Representation()
         try:
-            params = request.query_params.multi_items()
-            representation = _representation(request, params)
-            response = await self._handle(request, params, representation)
+            query = scope["query_string"]
+            params = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
+            representation = _representation(headers, params)
+            response = await self._handle(scope, receive, headers, params, representation)
         except FhirError as failure:
             response = render_error(failure, representation)
         except Exception:  # the edge: whatever happened, the client gets an OperationOutcome
-            log.exception("Unhandled error on %s %s", request.method, request.url.path)
+            log.exception("Unhandled error on %s %s", scope["method"], scope["path"])
             response = render_error(error(500, "exception", "Internal server error"), representation)
-        if request.method == "HEAD":
-            return Response(status_code=response.status_code, headers=dict(response.headers))
-        return response
+        if scope["method"] == "HEAD":
+            response = response.head_only()
+        await response(scope, receive, send)
 
     async def _handle(
-        self, request: Request, params: list[tuple[str, str]], representation: Representation
-    ) -> Response:
-        path = request.url.path[len(FHIR_PREFIX) :]
-        fhir_request = route(request.method, path, [p for p in params if p[0] not in _REPRESENTATION_PARAMS])
-        fhir_request.base_url = self.settings.base_url or f"{request.url.scheme}://{request.url.netloc}{FHIR_PREFIX}"
-        fhir_request.headers = dict(request.headers)
-        if request.method in _BODY_METHODS:
-            fhir_request.body = parse_body(await self._body(request), request.headers.get("content-type"))
-        ctx = AccessContext(unrestricted=True, source_ip=request.client.host if request.client else None)
-        result = await dispatch(ctx, fhir_request, self.store)
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[str, str],
+        params: list[tuple[str, str]],
+        representation: Representation,
+    ) -> WireResponse:
+        method = scope["method"]
+        fhir_request = route(method, scope["path"][len(FHIR_PREFIX) :], _service_params(params))
+        fhir_request.base_url = self.settings.base_url or _base_url(scope, headers)
+        fhir_request.headers = headers
+        if method in _BODY_METHODS:
+            fhir_request.body = parse_body(await self._body(receive, headers), headers.get("content-type"))
+        result = await dispatch(_access_context(scope), fhir_request, self.store)
         if fhir_request.interaction in _WRITES:
-            result = apply_return_preference(result, preferred_return(request.headers.get("prefer")))
+            result = apply_return_preference(result, preferred_return(headers.get("prefer")))
         return render(result, representation)
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         """The request body, refused with 413 as soon as it exceeds the configured limit."""
         limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise error(413, "too-costly", f"Request body larger than {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise error(400, "incomplete", "The client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise error(413, "too-costly", f"Request body larger than {limit} bytes")
             chunks.append(chunk)
+            more = message.get("more_body", False)
         return b"".join(chunks)
 
 
-def _representation(request: Request, params: list[tuple[str, str]]) -> Representation:
-    values = {name: value for name, value in params if name in _REPRESENTATION_PARAMS}
-    fmt = response_format(values.get("_format"), request.headers.get("accept"))
-    return Representation.from_params(fmt, values.get("_pretty"), values.get("_summary"), values.get("_elements"))
+def _access_context(scope: Scope) -> AccessContext:
+    """Until SMART authorization exists every caller is trusted (see `ember serve`'s warning)."""
+    client = scope.get("client")
+    return AccessContext(unrestricted=True, source_ip=client[0] if client else None)
+
+
+def _service_params(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [param for param in params if param[0] not in _REPRESENTATION_PARAMS] if params else params
+
+
+def _base_url(scope: Scope, headers: dict[str, str]) -> str:
+    host = headers.get("host")
+    if host is None:
+        server: Any = scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{FHIR_PREFIX}"
+
+
+def _representation(headers: dict[str, str], params: list[tuple[str, str]]) -> Representation:
+    values = {name: value for name, value in params if name in _REPRESENTATION_PARAMS} if params else {}
+    return _negotiated(
+        values.get("_format"),
+        headers.get("accept"),
+        values.get("_pretty"),
+        values.get("_summary"),
+        values.get("_elements"),
+    )
+
+
+@lru_cache(maxsize=512)
+def _negotiated(
+    format_param: str | None, accept: str | None, pretty: str | None, summary: str | None, elements: str | None
+) -> Representation:
+    """Clients send the same few combinations over and over; negotiate each once."""
+    return Representation.from_params(response_format(format_param, accept), pretty, summary, elements)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -118,15 +168,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return render_error(
-            error(status, "not-found" if status == 404 else "not-supported", str(exc)), Representation()
-        )
+        outcome = error(status, "not-found" if status == 404 else "not-supported", str(exc)).outcome()
+        return Response(jsonio.dumps(outcome), status, media_type="application/fhir+json")
 
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route(FHIR_PREFIX, endpoint.handle, methods=_METHODS),
-        Route(FHIR_PREFIX + "/{path:path}", endpoint.handle, methods=_METHODS),
+        # One route for the base and everything below it ("/fhirX" reaches route() and gets a 404).
+        Route(FHIR_PREFIX + "{path:path}", endpoint, methods=_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
 

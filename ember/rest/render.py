@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import Response
 
 from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError, error, operation_outcome
@@ -17,6 +16,7 @@ from ember.fhir.summary import SUMMARY_MODES, select_elements, summarize
 from ember.fhir.xml import json_to_xml
 from ember.interactions.request import FhirResponse
 from ember.rest.formats import JSON, XML
+from ember.rest.wire import WireResponse
 
 _JSON_MEDIA = JSON + "; charset=utf-8"
 _XML_MEDIA = XML + "; charset=utf-8"
@@ -45,33 +45,23 @@ class Representation:
         return self.format == JSON and not self.pretty and self.summary is None and not self.elements
 
 
-def render(response: FhirResponse, representation: Representation) -> Response:
+def render(response: FhirResponse, representation: Representation) -> WireResponse:
     headers = response.headers
     if response.body is None and response.resource is None:
-        return Response(status_code=response.status, headers=headers)
+        return WireResponse(response.status, headers=headers)
     if representation.is_plain_json:
         body = response.body if response.body is not None else jsonio.dumps(response.resource)
-        return Response(body, response.status, headers, _JSON_MEDIA)
+        return WireResponse(response.status, body, _JSON_MEDIA, headers)
     resource = jsonio.loads(response.body if response.body is not None else jsonio.dumps(response.resource))
     resource = _shape(resource, representation)
     if representation.format == XML:
-        return Response(json_to_xml(resource, pretty=representation.pretty), response.status, headers, _XML_MEDIA)
-    return Response(jsonio.dumps(resource, pretty=representation.pretty), response.status, headers, _JSON_MEDIA)
+        return WireResponse(response.status, json_to_xml(resource, pretty=representation.pretty), _XML_MEDIA, headers)
+    return WireResponse(response.status, jsonio.dumps(resource, pretty=representation.pretty), _JSON_MEDIA, headers)
 
 
-def render_error(failure: FhirError, representation: Representation) -> Response:
+def render_error(failure: FhirError, representation: Representation) -> WireResponse:
     plain = Representation(representation.format, representation.pretty)
     return render(FhirResponse(failure.status, resource=failure.outcome(), headers=failure.headers), plain)
-
-
-def render_outcome(status: int, outcome: dict[str, Any], representation: Representation) -> Response:
-    return render(FhirResponse(status, resource=outcome), Representation(representation.format, representation.pretty))
-
-
-def informational_outcome(message: str) -> dict[str, Any]:
-    outcome = operation_outcome([])
-    outcome["issue"][0]["diagnostics"] = message
-    return outcome
 
 
 def _shape(resource: dict[str, Any], representation: Representation) -> dict[str, Any]:

@@ -3,13 +3,20 @@
 Point reads run inline on the event loop: a primary-key lookup costs a few microseconds, less
 than handing it to a thread. Everything that may wait (a write waiting for another process's
 lock, a history scan) runs on one of two dedicated threads with their own connections, so the
-event loop never blocks on I/O contention. Writes use BEGIN IMMEDIATE, which serialises writers
-across worker processes, and are durable when COMMIT returns (synchronous=FULL by default).
+event loop never blocks on I/O contention. Writes are durable when COMMIT returns
+(synchronous=FULL by default).
+
+Writers of several worker processes queue on an exclusive flock of a lock file beside the
+database before BEGIN IMMEDIATE: the kernel wakes the next writer the moment the lock is free,
+where SQLite's own busy handler sleeps and polls (measured: two workers ingested 25% less than
+one before this).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -135,15 +142,19 @@ class SqliteStore:
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-writer")
         self._scanner_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-scanner")
         self._write_lock = asyncio.Lock()
+        self._lock_file: int | None = None
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         _enable_wal(connection)
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+        # Reads straight from the mapped file skip a copy per page; it is only address space.
+        connection.execute("PRAGMA mmap_size = 1073741824")
         return connection
 
     async def open(self) -> None:
+        self._lock_file = os.open(self.path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._writer = await self._run(self._writer_thread, lambda _: self._connect(), None)
         await self.on_writer(_migrate)
         self._scanner = await self._run(self._scanner_thread, lambda _: self._connect(), None)
@@ -155,6 +166,8 @@ class SqliteStore:
         for connection in (self._reader, self._writer, self._scanner):
             if connection is not None:
                 connection.close()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
         self._writer_thread.shutdown(wait=True)
         self._scanner_thread.shutdown(wait=True)
 
@@ -185,16 +198,35 @@ class SqliteStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
         async with self._write_lock:
-            await self.on_writer(lambda c: c.execute("BEGIN IMMEDIATE"))
+            await self.on_writer(self._begin)
             try:
                 unit = SqliteTransaction(self)
                 yield unit
                 if unit.conflict is not None:
                     raise unit.conflict
             except BaseException:
-                await self.on_writer(lambda c: c.execute("ROLLBACK"))
+                await self.on_writer(lambda c: self._end(c, "ROLLBACK"))
                 raise
-            await self.on_writer(lambda c: c.execute("COMMIT"))
+            await self.on_writer(lambda c: self._end(c, "COMMIT"))
+
+    def _begin(self, connection: sqlite3.Connection) -> None:
+        fcntl.flock(self._writer_lock_file(), fcntl.LOCK_EX)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            fcntl.flock(self._writer_lock_file(), fcntl.LOCK_UN)
+            raise
+
+    def _end(self, connection: sqlite3.Connection, statement: str) -> None:
+        try:
+            connection.execute(statement)
+        finally:
+            fcntl.flock(self._writer_lock_file(), fcntl.LOCK_UN)
+
+    def _writer_lock_file(self) -> int:
+        if self._lock_file is None:
+            raise RuntimeError("SqliteStore.open() was not called")
+        return self._lock_file
 
     async def on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` with the writer connection on the writer thread."""

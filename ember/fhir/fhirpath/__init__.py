@@ -47,8 +47,15 @@ from .type_checks import fhir_type_name, system_type_name
 from .values import plain
 
 __all__ = [
-    "CompiledExpression", "FhirPathError", "FhirPathEvaluationError", "FhirPathSyntaxError",
-    "Quantity", "Temporal", "TypedValue", "compile", "evaluate",
+    "CompiledExpression",
+    "FhirPathError",
+    "FhirPathEvaluationError",
+    "FhirPathSyntaxError",
+    "Quantity",
+    "Temporal",
+    "TypedValue",
+    "compile",
+    "evaluate",
 ]
 
 
@@ -73,29 +80,45 @@ class CompiledExpression:
     def __repr__(self) -> str:
         return f"CompiledExpression({self.expression!r})"
 
-    def __call__(self, resource: Any, variables: dict[str, Any] | None = None, *,
-                 resolver: Resolver | None = None, terminology: Terminology | None = None,
-                 tracer: Tracer | None = None) -> list[Any]:
+    def __call__(
+        self,
+        resource: Any,
+        variables: dict[str, Any] | None = None,
+        *,
+        resolver: Resolver | None = None,
+        terminology: Terminology | None = None,
+        tracer: Tracer | None = None,
+    ) -> list[Any]:
         """Evaluate on ``resource``; returns the result collection as plain values."""
         if self._plain_path is not None and not variables and resolver is None:
             fast = self._plain_path(resource)
             if fast is not None:
                 return fast
-        items = self.nodes(resource, variables, resolver=resolver, terminology=terminology,
-                           tracer=tracer)
+        items = self.nodes(resource, variables, resolver=resolver, terminology=terminology, tracer=tracer)
         return [plain(item) for item in items]
 
-    def typed(self, resource: Any, variables: dict[str, Any] | None = None, *,
-              resolver: Resolver | None = None, terminology: Terminology | None = None,
-              tracer: Tracer | None = None) -> list[TypedValue]:
+    def typed(
+        self,
+        resource: Any,
+        variables: dict[str, Any] | None = None,
+        *,
+        resolver: Resolver | None = None,
+        terminology: Terminology | None = None,
+        tracer: Tracer | None = None,
+    ) -> list[TypedValue]:
         """Evaluate and return each item with its FHIR or System type name."""
-        items = self.nodes(resource, variables, resolver=resolver, terminology=terminology,
-                           tracer=tracer)
+        items = self.nodes(resource, variables, resolver=resolver, terminology=terminology, tracer=tracer)
         return [_typed(item) for item in items]
 
-    def nodes(self, resource: Any, variables: dict[str, Any] | None = None, *,
-              resolver: Resolver | None = None, terminology: Terminology | None = None,
-              tracer: Tracer | None = None) -> list[Any]:
+    def nodes(
+        self,
+        resource: Any,
+        variables: dict[str, Any] | None = None,
+        *,
+        resolver: Resolver | None = None,
+        terminology: Terminology | None = None,
+        tracer: Tracer | None = None,
+    ) -> list[Any]:
         """Evaluate and return the engine's internal items (``Node`` for FHIR data)."""
         focus = resource_node(resource) if resource is not None else None
         ctx = Context(focus, _wrap_variables(variables), resolver, terminology, tracer)
@@ -124,7 +147,6 @@ def compile(expression: str) -> CompiledExpression:
     return CompiledExpression(expression)
 
 
-def evaluate(resource: Any, expression: str, variables: dict[str, Any] | None = None,
-             **hooks: Any) -> list[Any]:
+def evaluate(resource: Any, expression: str, variables: dict[str, Any] | None = None, **hooks: Any) -> list[Any]:
     """Compile (cached) and evaluate ``expression`` on ``resource``; see module docs."""
     return compile(expression)(resource, variables, **hooks)

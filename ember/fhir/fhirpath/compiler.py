@@ -92,6 +92,7 @@ def _type_filter_or_member(name: str, step: MemberStep) -> Compiled:
         if any(type(item) is Node and model.element(item.type, name) for item in focus):
             return step(focus, ctx.root_value)
         return []
+
     return type_filter
 
 
@@ -106,6 +107,7 @@ def _index(node: Index) -> Compiled:
         if type(position) is not int:
             raise FhirPathEvaluationError("an index must be an integer")
         return [items[position]] if 0 <= position < len(items) else []
+
     return indexer
 
 
@@ -146,6 +148,7 @@ def _type_op(node: TypeOp) -> Compiled:
     def as_operation(focus: list[Any], ctx: Context) -> list[Any]:
         matcher.check_known()
         return [item for item in operand(focus, ctx) if matcher.matches(item, exact=True)]
+
     return is_operation if is_test else as_operation
 
 
@@ -166,8 +169,7 @@ def type_spec_of(node: Expr) -> TypeSpec:
     """Read a type specifier written as a function argument (``ofType(FHIR.string)``)."""
     if isinstance(node, Member) and node.source is None:
         return TypeSpec(None, node.name)
-    if isinstance(node, Member) and isinstance(node.source, Member) \
-            and node.source.source is None:
+    if isinstance(node, Member) and isinstance(node.source, Member) and node.source.source is None:
         return TypeSpec(node.source.name, node.name)
     raise FhirPathSyntaxError(f"expected a type name, found {node!r}")
 
@@ -195,6 +197,7 @@ def _call(node: Call) -> Compiled:
         def call(focus: list[Any], ctx: Context) -> list[Any]:
             items = source(focus, ctx) if source is not None else focus
             return implementation(items, ctx, *extra)
+
     return call
 
 
@@ -206,6 +209,14 @@ def compile_lazy_argument(node: Expr) -> Compiled:
 
 
 _COMPILERS: dict[type, Callable[[Any], Compiled]] = {
-    Literal: _literal, Empty: _empty, Member: _member, Index: _index, Unary: _unary,
-    Binary: _binary, TypeOp: _type_op, Variable: _variable, Special: _special, Call: _call,
+    Literal: _literal,
+    Empty: _empty,
+    Member: _member,
+    Index: _index,
+    Unary: _unary,
+    Binary: _binary,
+    TypeOp: _type_op,
+    Variable: _variable,
+    Special: _special,
+    Call: _call,
 }

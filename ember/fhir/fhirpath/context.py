@@ -34,9 +34,14 @@ class Context:
         "variables",
     )
 
-    def __init__(self, resource: Any, variables: dict[str, list[Any]],
-                 resolver: Resolver | None = None, terminology: Terminology | None = None,
-                 tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        resource: Any,
+        variables: dict[str, list[Any]],
+        resolver: Resolver | None = None,
+        terminology: Terminology | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.this: list[Any] = [resource] if resource is not None else []
         self.index: int | None = None
         self.total: list[Any] = []

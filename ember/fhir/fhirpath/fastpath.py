@@ -49,8 +49,7 @@ def _chain(tree: Expr) -> tuple[str, list[str]] | None:
     return tree.name, names[::-1]
 
 
-def _static_steps(root_type: str, names: list[str], as_type: str | None
-                  ) -> list[tuple[str, ...]] | None:
+def _static_steps(root_type: str, names: list[str], as_type: str | None) -> list[tuple[str, ...]] | None:
     """The JSON keys each step reads, or None when the path is not statically plain."""
     model = fhir_model()
     types, steps = {root_type}, []
@@ -66,8 +65,7 @@ def _static_steps(root_type: str, names: list[str], as_type: str | None
             for child in children:
                 if last and as_type is not None and not _is_as(child, as_type):
                     continue
-                keys.append(name + child[0].upper() + child[1:] if entry[0] is children
-                            else name)
+                keys.append(name + child[0].upper() + child[1:] if entry[0] is children else name)
                 next_types.add(child)
         if "Resource" in next_types:
             return None
@@ -111,6 +109,7 @@ def _walker(root_type: str, steps: list[tuple[str, ...]]) -> PlainPath:
                         found.append(value)
             current = found
         return current
+
     return walk
 
 
@@ -120,6 +119,7 @@ def _union(left: PlainPath, right: PlainPath) -> PlainPath:
         if first is None or second is None:
             return _FALLBACK
         return _distinct(first + second)
+
     return union
 
 
@@ -132,8 +132,7 @@ def _distinct(values: list[Any]) -> list[Any]:
             if any(type(value) is type(other) and value == other for other in out):
                 continue
         else:
-            key = (bool if type(value) is bool else str if type(value) is str else float,
-                   value)
+            key = (bool if type(value) is bool else str if type(value) is str else float, value)
             if key in seen:
                 continue
             seen.add(key)

@@ -62,7 +62,7 @@ def _type_code(element_type: dict[str, Any]) -> str:
             return extension["valueUrl"]
     code: str = element_type["code"]
     if code.startswith(SYSTEM_PREFIX):
-        return code[len(SYSTEM_PREFIX):]
+        return code[len(SYSTEM_PREFIX) :]
     return code
 
 

@@ -8,10 +8,20 @@ from typing import NamedTuple
 from .errors import FhirPathSyntaxError
 
 NUMBER, STRING, DATETIME, TIME, IDENT, DELIMITED, EXTERNAL, SPECIAL, OP, EOF = (
-    "number", "string", "datetime", "time", "ident", "delimited", "external", "special", "op",
-    "eof")
+    "number",
+    "string",
+    "datetime",
+    "time",
+    "ident",
+    "delimited",
+    "external",
+    "special",
+    "op",
+    "eof",
+)
 
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
     (?P<space>\s+|//[^\n]*|/\*.*?\*/)
   | (?P<time>@T\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?)
   | (?P<datetime>@\d{4}(?:-\d{2}(?:-\d{2})?)?
@@ -23,9 +33,10 @@ _TOKEN_RE = re.compile(r"""
   | (?P<special>\$(?:this|index|total))
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>!=|!~|<=|>=|[-+*/&|=~<>()\[\]{},.])
-""", re.VERBOSE | re.DOTALL)
-_ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "f": "\f", "n": "\n",
-            "r": "\r", "t": "\t"}
+""",
+    re.VERBOSE | re.DOTALL,
+)
+_ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 
 
@@ -39,6 +50,7 @@ class Token(NamedTuple):
 
 def unescape(body: str) -> str:
     """Resolve the escapes of a string or delimited identifier body."""
+
     def replace(match: re.Match[str]) -> str:
         code = match.group(1)
         if code[0] == "u" and len(code) == 5:
@@ -46,6 +58,7 @@ def unescape(body: str) -> str:
         if code in _ESCAPES:
             return _ESCAPES[code]
         raise FhirPathSyntaxError(f"invalid escape sequence \\{code}", match.start())
+
     return _ESCAPE_RE.sub(replace, body)
 
 

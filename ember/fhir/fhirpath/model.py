@@ -43,8 +43,7 @@ class FhirModel:
         self.types: dict[str, dict[str, Any]] = table["types"]
         self._json_keys: dict[str, dict[str, tuple[str, str | None]]] = {}
         self._primitive_by_suffix = {
-            name[0].upper() + name[1:]: name
-            for name, entry in self.types.items() if entry["kind"] == "primitive-type"
+            name[0].upper() + name[1:]: name for name, entry in self.types.items() if entry["kind"] == "primitive-type"
         }
 
     def element(self, type_key: str | None, name: str) -> list[Any] | None:

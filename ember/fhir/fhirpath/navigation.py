@@ -67,8 +67,7 @@ class MemberStep:
             accessor = (_UNDEFINED if self.model.knows(type_key) else _UNKNOWN, None)
         elif isinstance(entry[0], list):
             name = self.name
-            keys = [(name + t[0].upper() + t[1:], "_" + name + t[0].upper() + t[1:], t)
-                    for t in entry[0]]
+            keys = [(name + t[0].upper() + t[1:], "_" + name + t[0].upper() + t[1:], t) for t in entry[0]]
             accessor = (_CHOICE, keys)
         else:
             accessor = (_PLAIN, entry[0])
@@ -100,8 +99,7 @@ class MemberStep:
             elif "resourceType" not in value or value is root:
                 undefined += 1
         if undefined and not defined:
-            raise FhirPathEvaluationError(
-                f"'{self.name}' is not an element of {self._types(focus)}")
+            raise FhirPathEvaluationError(f"'{self.name}' is not an element of {self._types(focus)}")
         return out
 
     def _untyped(self, out: list[Any], value: dict[str, Any]) -> None:

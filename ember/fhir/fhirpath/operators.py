@@ -96,7 +96,10 @@ def _mod(a: Any, b: Any) -> Any:
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": lambda a, b: _plus(a, b, 1, "+"),
     "-": lambda a, b: _plus(a, b, -1, "-"),
-    "*": _multiply, "/": _divide, "div": _div, "mod": _mod,
+    "*": _multiply,
+    "/": _divide,
+    "div": _div,
+    "mod": _mod,
 }
 
 

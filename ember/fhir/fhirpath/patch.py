@@ -36,6 +36,7 @@ class FhirPathPatchError(FhirPathError):
 @dataclass(frozen=True)
 class Location:
     """Where an element lives: ``container[key]`` or ``container[key][index]``."""
+
     container: dict[str, Any]
     key: str
     index: int | None
@@ -44,6 +45,7 @@ class Location:
 @dataclass
 class Operation:
     """One decoded ``operation`` parameter."""
+
     type: str
     path: str
     where: str
@@ -69,8 +71,7 @@ def _decode(parameter: dict[str, Any], where: str) -> Operation:
         parts[part.get("name", "")] = (position, part)
     kind = _part_value(parts, "type", where)
     if kind not in OPERATION_TYPES:
-        raise FhirPathPatchError(f"unknown operation type {kind!r}",
-                                 _part_where(parts, "type", where))
+        raise FhirPathPatchError(f"unknown operation type {kind!r}", _part_where(parts, "type", where))
     path = _part_value(parts, "path", where)
     if not isinstance(path, str) or not path:
         raise FhirPathPatchError("the operation has no path", where)
@@ -102,7 +103,7 @@ def _value_of(part: dict[str, Any]) -> tuple[Any, str | None]:
             name = sub.get("name", "")
             if name in complex_value:
                 existing = complex_value[name]
-                complex_value[name] = (existing if isinstance(existing, list) else [existing])
+                complex_value[name] = existing if isinstance(existing, list) else [existing]
                 complex_value[name].append(value)
             else:
                 complex_value[name] = value
@@ -113,8 +114,7 @@ def _value_of(part: dict[str, Any]) -> tuple[Any, str | None]:
 def _index_part(operation: Operation, name: str) -> int:
     value = _part_value(operation.parts, name, operation.where)
     if type(value) is not int:
-        raise FhirPathPatchError(f"'{name}' must be an integer",
-                                 _part_where(operation.parts, name, operation.where))
+        raise FhirPathPatchError(f"'{name}' must be an integer", _part_where(operation.parts, name, operation.where))
     return value
 
 
@@ -125,8 +125,7 @@ def _apply(resource: dict[str, Any], operation: Operation) -> None:
     except FhirPathPatchError:
         raise
     except FhirPathError as error:
-        raise FhirPathPatchError(str(error), _part_where(operation.parts, "path",
-                                                         operation.where)) from error
+        raise FhirPathPatchError(str(error), _part_where(operation.parts, "path", operation.where)) from error
 
 
 def _locate(resource: dict[str, Any], path: str) -> list[Location]:
@@ -141,8 +140,7 @@ def _locate(resource: dict[str, Any], path: str) -> list[Location]:
         raise FhirPathPatchError(f"path {path!r} does not select an element", path)
     parents = _evaluate(member.source, resource, None)
     candidates, locations = _candidates(parents, member.name)
-    targets = candidates if member is tree else _evaluate(
-        _rebase(tree, member), resource, candidates)
+    targets = candidates if member is tree else _evaluate(_rebase(tree, member), resource, candidates)
     return [locations[id(target)] for target in targets if id(target) in locations]
 
 
@@ -179,8 +177,7 @@ def _candidates(parents: list[Any], name: str) -> tuple[list[Any], dict[int, Loc
             for index, item in enumerate(items):
                 node = Node(item, MemberStep.declared_type(item, declared))
                 candidates.append(node)
-                locations[id(node)] = Location(parent.value, key,
-                                               index if isinstance(value, list) else None)
+                locations[id(node)] = Location(parent.value, key, index if isinstance(value, list) else None)
     return candidates, locations
 
 
@@ -188,8 +185,9 @@ def _single(resource: dict[str, Any], operation: Operation) -> Location:
     locations = _locate(resource, operation.path)
     if len(locations) != 1:
         raise FhirPathPatchError(
-            f"path {operation.path!r} must select exactly one element, selected "
-            f"{len(locations)}", _part_where(operation.parts, "path", operation.where))
+            f"path {operation.path!r} must select exactly one element, selected {len(locations)}",
+            _part_where(operation.parts, "path", operation.where),
+        )
     return locations[0]
 
 
@@ -215,8 +213,7 @@ def _add(resource: dict[str, Any], operation: Operation) -> None:
     location = _single(resource, operation)
     target = _location_value(location)
     name = _part_value(operation.parts, "name", operation.where)
-    value, suffix = _value_of(operation.parts["value"][1]) if "value" in operation.parts \
-        else (None, None)
+    value, suffix = _value_of(operation.parts["value"][1]) if "value" in operation.parts else (None, None)
     if not isinstance(target, dict) or value is None:
         raise FhirPathPatchError("add needs a complex target and a value", operation.where)
     entry = fhir_model().element(_target_type(resource, operation.path), name)
@@ -244,8 +241,9 @@ def _insert(resource: dict[str, Any], operation: Operation) -> None:
     value = _part_value(operation.parts, "value", operation.where)
     items = _list_at(resource, operation, create=True)
     if not 0 <= index <= len(items):
-        raise FhirPathPatchError(f"index {index} is out of range",
-                                 _part_where(operation.parts, "index", operation.where))
+        raise FhirPathPatchError(
+            f"index {index} is out of range", _part_where(operation.parts, "index", operation.where)
+        )
     items.insert(index, value)
 
 
@@ -254,8 +252,10 @@ def _delete(resource: dict[str, Any], operation: Operation) -> None:
     if not locations:
         return
     if len(locations) > 1:
-        raise FhirPathPatchError(f"path {operation.path!r} selects {len(locations)} elements",
-                                 _part_where(operation.parts, "path", operation.where))
+        raise FhirPathPatchError(
+            f"path {operation.path!r} selects {len(locations)} elements",
+            _part_where(operation.parts, "path", operation.where),
+        )
     location = locations[0]
     container, key = location.container, location.key
     if location.index is None:
@@ -286,10 +286,10 @@ def _move(resource: dict[str, Any], operation: Operation) -> None:
     items = _list_at(resource, operation, create=False)
     for name, index in (("source", source), ("destination", destination)):
         if not 0 <= index < len(items):
-            raise FhirPathPatchError(f"{name} index {index} is out of range",
-                                     _part_where(operation.parts, name, operation.where))
+            raise FhirPathPatchError(
+                f"{name} index {index} is out of range", _part_where(operation.parts, name, operation.where)
+            )
     items.insert(destination, items.pop(source))
 
 
-_HANDLERS = {"add": _add, "insert": _insert, "delete": _delete, "replace": _replace,
-             "move": _move}
+_HANDLERS = {"add": _add, "insert": _insert, "delete": _delete, "replace": _replace, "move": _move}

@@ -17,6 +17,7 @@ EAGER, LAZY, TYPE = "eager", "lazy", "type"
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """How to call one FHIRPath function."""
+
     name: str
     implementation: Callable[..., list[Any]]
     min_args: int
@@ -27,11 +28,14 @@ class FunctionSpec:
 FUNCTIONS: dict[str, FunctionSpec] = {}
 
 
-def function(name: str, min_args: int = 0, max_args: int | None = None,
-             kind: str = EAGER) -> Callable[[Callable[..., list[Any]]], Callable[..., list[Any]]]:
+def function(
+    name: str, min_args: int = 0, max_args: int | None = None, kind: str = EAGER
+) -> Callable[[Callable[..., list[Any]]], Callable[..., list[Any]]]:
     """Register ``implementation(focus, ctx, *args)`` as the FHIRPath function ``name``."""
+
     def register(implementation: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
         maximum = min_args if max_args is None else max_args
         FUNCTIONS[name] = FunctionSpec(name, implementation, min_args, maximum, kind)
         return implementation
+
     return register

@@ -29,6 +29,7 @@ from .ucum import CALENDAR_KEYWORDS
 @dataclass(frozen=True, slots=True)
 class Literal:
     """A constant: boolean, string, number, date/time or quantity."""
+
     value: Any
 
 
@@ -40,6 +41,7 @@ class Empty:
 @dataclass(frozen=True, slots=True)
 class Member:
     """``source.name`` (``source`` None: an identifier at the start of an expression)."""
+
     source: Expr | None
     name: str
 
@@ -47,6 +49,7 @@ class Member:
 @dataclass(frozen=True, slots=True)
 class Call:
     """``source.name(args)`` (``source`` None: a function called on ``$this``)."""
+
     source: Expr | None
     name: str
     args: tuple[Expr, ...]
@@ -55,6 +58,7 @@ class Call:
 @dataclass(frozen=True, slots=True)
 class Index:
     """``source[index]``."""
+
     source: Expr
     index: Expr
 
@@ -62,6 +66,7 @@ class Index:
 @dataclass(frozen=True, slots=True)
 class Unary:
     """``+x`` or ``-x``."""
+
     op: str
     operand: Expr
 
@@ -69,6 +74,7 @@ class Unary:
 @dataclass(frozen=True, slots=True)
 class Binary:
     """``left op right``."""
+
     op: str
     left: Expr
     right: Expr
@@ -77,6 +83,7 @@ class Binary:
 @dataclass(frozen=True, slots=True)
 class TypeSpec:
     """A type name, optionally qualified (``FHIR.string``, ``System.Integer``)."""
+
     namespace: str | None
     name: str
 
@@ -84,6 +91,7 @@ class TypeSpec:
 @dataclass(frozen=True, slots=True)
 class TypeOp:
     """``operand is Type`` or ``operand as Type``."""
+
     op: str
     operand: Expr
     type: TypeSpec
@@ -92,21 +100,44 @@ class TypeOp:
 @dataclass(frozen=True, slots=True)
 class Variable:
     """``%name``."""
+
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class Special:
     """``$this``, ``$index`` or ``$total``."""
+
     name: str
 
 
 Expr = Literal | Empty | Member | Call | Index | Unary | Binary | TypeOp | Variable | Special
 
 _BINARY_PRECEDENCE = {
-    "implies": 1, "or": 2, "xor": 2, "and": 3, "in": 4, "contains": 4,
-    "=": 5, "~": 5, "!=": 5, "!~": 5, "<": 6, ">": 6, "<=": 6, ">=": 6, "|": 7,
-    "is": 8, "as": 8, "+": 9, "-": 9, "&": 9, "*": 10, "/": 10, "div": 10, "mod": 10,
+    "implies": 1,
+    "or": 2,
+    "xor": 2,
+    "and": 3,
+    "in": 4,
+    "contains": 4,
+    "=": 5,
+    "~": 5,
+    "!=": 5,
+    "!~": 5,
+    "<": 6,
+    ">": 6,
+    "<=": 6,
+    ">=": 6,
+    "|": 7,
+    "is": 8,
+    "as": 8,
+    "+": 9,
+    "-": 9,
+    "&": 9,
+    "*": 10,
+    "/": 10,
+    "div": 10,
+    "mod": 10,
 }
 _KEYWORD_OPERATORS = {"implies", "or", "xor", "and", "in", "contains", "is", "as", "div", "mod"}
 
@@ -205,15 +236,17 @@ class Parser:
             if token.kind == OP and token.text == ")":
                 return tuple(args)
             if not (token.kind == OP and token.text == ","):
-                raise FhirPathSyntaxError(f"expected ',' or ')', found {token.text!r}",
-                                          token.position)
+                raise FhirPathSyntaxError(f"expected ',' or ')', found {token.text!r}", token.position)
 
     def type_specifier(self) -> TypeSpec:
         first = self.advance()
         if first.kind not in (IDENT, DELIMITED):
             raise FhirPathSyntaxError("expected a type name", first.position)
-        if self.peek().kind == OP and self.peek().text == "." and \
-                self.tokens[self.position + 1].kind in (IDENT, DELIMITED):
+        if (
+            self.peek().kind == OP
+            and self.peek().text == "."
+            and self.tokens[self.position + 1].kind in (IDENT, DELIMITED)
+        ):
             self.advance()
             return TypeSpec(first.text, self.advance().text)
         return TypeSpec(None, first.text)

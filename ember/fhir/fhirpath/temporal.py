@@ -32,8 +32,7 @@ class Temporal:
 
     __slots__ = ("kind", "ms", "parts", "tz")
 
-    def __init__(self, kind: str, parts: tuple[int, ...], ms: int | None = None,
-                 tz: int | None = None) -> None:
+    def __init__(self, kind: str, parts: tuple[int, ...], ms: int | None = None, tz: int | None = None) -> None:
         self.kind = kind
         self.parts = parts
         self.ms = ms
@@ -46,8 +45,7 @@ class Temporal:
         return format_temporal(self)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Temporal) and self.kind == other.kind
-                and str(self) == str(other))
+        return isinstance(other, Temporal) and self.kind == other.kind and str(self) == str(other)
 
     def __hash__(self) -> int:
         return hash((self.kind, str(self)))
@@ -147,7 +145,7 @@ def _comparison_key(value: Temporal, to_utc: bool) -> list[int]:
     parts = list(value.parts)
     if to_utc and value.tz and len(parts) > 3:
         full = _to_datetime(value) - dt.timedelta(minutes=value.tz)
-        parts = [full.year, full.month, full.day, full.hour, full.minute, full.second][:len(parts)]
+        parts = [full.year, full.month, full.day, full.hour, full.minute, full.second][: len(parts)]
     seconds_index = 2 if value.kind == TIME else 5
     if len(parts) > seconds_index:
         parts[seconds_index] = parts[seconds_index] * 1000 + (value.ms or 0)
@@ -170,26 +168,42 @@ def compare_temporal(left: Temporal, right: Temporal) -> int | None:
 
 
 def _to_datetime(value: Temporal) -> dt.datetime:
-    parts = list(value.parts) + [1, 1, 0, 0, 0][len(value.parts) - 1:]
+    parts = list(value.parts) + [1, 1, 0, 0, 0][len(value.parts) - 1 :]
     year, month, day, hour, minute, second = parts[:6]
     return dt.datetime(year, month, day, hour, minute, second, (value.ms or 0) * 1000)
 
 
 def _from_datetime(full: dt.datetime, template: Temporal) -> Temporal:
-    values: tuple[int, ...] = (full.year, full.month, full.day, full.hour, full.minute,
-                               full.second)
+    values: tuple[int, ...] = (full.year, full.month, full.day, full.hour, full.minute, full.second)
     if template.kind == TIME:
         values = values[3:]
     ms = full.microsecond // 1000 if template.ms is not None else None
-    return Temporal(template.kind, values[:len(template.parts)], ms, template.tz)
+    return Temporal(template.kind, values[: len(template.parts)], ms, template.tz)
 
 
 _DURATION_UNITS = {
-    "year": "year", "years": "year", "month": "month", "months": "month",
-    "week": "week", "weeks": "week", "wk": "week", "day": "day", "days": "day", "d": "day",
-    "hour": "hour", "hours": "hour", "h": "hour", "minute": "minute", "minutes": "minute",
-    "min": "minute", "second": "second", "seconds": "second", "s": "second",
-    "millisecond": "millisecond", "milliseconds": "millisecond", "ms": "millisecond",
+    "year": "year",
+    "years": "year",
+    "month": "month",
+    "months": "month",
+    "week": "week",
+    "weeks": "week",
+    "wk": "week",
+    "day": "day",
+    "days": "day",
+    "d": "day",
+    "hour": "hour",
+    "hours": "hour",
+    "h": "hour",
+    "minute": "minute",
+    "minutes": "minute",
+    "min": "minute",
+    "second": "second",
+    "seconds": "second",
+    "s": "second",
+    "millisecond": "millisecond",
+    "milliseconds": "millisecond",
+    "ms": "millisecond",
 }
 _SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 _PRECISION_UNIT = ("year", "month", "day", "hour", "minute", "second")

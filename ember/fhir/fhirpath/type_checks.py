@@ -18,8 +18,7 @@ from .quantity import Quantity
 from .syntax import TypeSpec
 from .temporal import DATE, DATETIME, Temporal
 
-SYSTEM_TYPES = frozenset(
-    {"Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity"})
+SYSTEM_TYPES = frozenset({"Boolean", "String", "Integer", "Decimal", "Date", "DateTime", "Time", "Quantity"})
 _TEMPORAL_NAMES = {DATE: "Date", DATETIME: "DateTime", "time": "Time"}
 
 

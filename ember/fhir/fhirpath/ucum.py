@@ -17,11 +17,24 @@ from functools import lru_cache
 Dimensions = tuple[tuple[str, int], ...]
 
 _PREFIXES = {
-    "Y": Decimal("1e24"), "Z": Decimal("1e21"), "E": Decimal("1e18"), "P": Decimal("1e15"),
-    "T": Decimal("1e12"), "G": Decimal("1e9"), "M": Decimal("1e6"), "k": Decimal("1e3"),
-    "h": Decimal("1e2"), "da": Decimal("1e1"), "d": Decimal("1e-1"), "c": Decimal("1e-2"),
-    "m": Decimal("1e-3"), "u": Decimal("1e-6"), "\u00b5": Decimal("1e-6"), "n": Decimal("1e-9"),
-    "p": Decimal("1e-12"), "f": Decimal("1e-15"),
+    "Y": Decimal("1e24"),
+    "Z": Decimal("1e21"),
+    "E": Decimal("1e18"),
+    "P": Decimal("1e15"),
+    "T": Decimal("1e12"),
+    "G": Decimal("1e9"),
+    "M": Decimal("1e6"),
+    "k": Decimal("1e3"),
+    "h": Decimal("1e2"),
+    "da": Decimal("1e1"),
+    "d": Decimal("1e-1"),
+    "c": Decimal("1e-2"),
+    "m": Decimal("1e-3"),
+    "u": Decimal("1e-6"),
+    "\u00b5": Decimal("1e-6"),
+    "n": Decimal("1e-9"),
+    "p": Decimal("1e-12"),
+    "f": Decimal("1e-15"),
 }
 # atom: (factor, {base: exponent}, accepts metric prefixes)
 _ATOMS: dict[str, tuple[Decimal, dict[str, int], bool]] = {
@@ -62,10 +75,14 @@ _ATOMS: dict[str, tuple[Decimal, dict[str, int], bool]] = {
 }
 # FHIRPath calendar duration keywords (unquoted units in FHIRPath literals).
 CALENDAR_UNITS = {
-    "year": (Decimal(12), {"calendar-month": 1}), "month": (Decimal(1), {"calendar-month": 1}),
-    "week": (Decimal(604800), {"s": 1}), "day": (Decimal(86400), {"s": 1}),
-    "hour": (Decimal(3600), {"s": 1}), "minute": (Decimal(60), {"s": 1}),
-    "second": (Decimal(1), {"s": 1}), "millisecond": (Decimal("0.001"), {"s": 1}),
+    "year": (Decimal(12), {"calendar-month": 1}),
+    "month": (Decimal(1), {"calendar-month": 1}),
+    "week": (Decimal(604800), {"s": 1}),
+    "day": (Decimal(86400), {"s": 1}),
+    "hour": (Decimal(3600), {"s": 1}),
+    "minute": (Decimal(60), {"s": 1}),
+    "second": (Decimal(1), {"s": 1}),
+    "millisecond": (Decimal("0.001"), {"s": 1}),
 }
 CALENDAR_KEYWORDS = frozenset(CALENDAR_UNITS) | frozenset(f"{unit}s" for unit in CALENDAR_UNITS)
 _TERM_RE = re.compile(r"([^.\/]+)")
@@ -79,8 +96,8 @@ def _atom(text: str) -> tuple[Decimal, dict[str, int]] | None:
         factor, dims, _ = _ATOMS[text]
         return factor, dims
     for prefix in sorted(_PREFIXES, key=len, reverse=True):
-        if text.startswith(prefix) and text[len(prefix):] in _ATOMS:
-            factor, dims, metric = _ATOMS[text[len(prefix):]]
+        if text.startswith(prefix) and text[len(prefix) :] in _ATOMS:
+            factor, dims, metric = _ATOMS[text[len(prefix) :]]
             if metric:
                 return _PREFIXES[prefix] * factor, dims
     return None
@@ -104,7 +121,7 @@ def _term(text: str) -> tuple[Decimal, dict[str, int]] | None:
         return None
     exponent = int(match.group(2))
     factor, dims = resolved
-    return factor ** exponent, {base: power * exponent for base, power in dims.items()}
+    return factor**exponent, {base: power * exponent for base, power in dims.items()}
 
 
 @lru_cache(maxsize=512)

@@ -31,8 +31,7 @@ from .temporal import (
     parse_time,
 )
 
-QUANTITY_TYPES = frozenset(
-    {"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"})
+QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "MoneyQuantity"})
 _SPACES = re.compile(r"\s+")
 
 
@@ -51,6 +50,7 @@ def _temporal(parser: Callable[[str], Temporal | None]) -> Callable[[Any], Any]:
             if parsed is not None:
                 return parsed
         return value
+
     return convert
 
 
@@ -203,8 +203,7 @@ def compare_items(left: Any, right: Any) -> int | None:
         return compare_temporal(left, right)
     if isinstance(left, Quantity) and isinstance(right, Quantity):
         return quantity_compare(left, right)
-    raise FhirPathEvaluationError(
-        f"cannot compare {type_label(left)} with {type_label(right)}")
+    raise FhirPathEvaluationError(f"cannot compare {type_label(left)} with {type_label(right)}")
 
 
 def type_label(value: Any) -> str:

@@ -30,5 +30,5 @@ def lookup_variable(name: str, ctx: Context) -> list[Any]:
         return [CONSTANTS[name]]
     for prefix, base in _PREFIXES.items():
         if name.startswith(prefix):
-            return [base + name[len(prefix):]]
+            return [base + name[len(prefix) :]]
     raise FhirPathEvaluationError(f"unknown variable %{name}")

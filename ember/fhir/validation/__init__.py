@@ -66,9 +66,7 @@ def _id_issues(resource_id: Any, expected_id: str, root: str) -> list[Issue]:
     return []
 
 
-def check_resource(
-    resource: Any, *, expected_type: str | None = None, expected_id: str | None = None
-) -> list[Issue]:
+def check_resource(resource: Any, *, expected_type: str | None = None, expected_id: str | None = None) -> list[Issue]:
     """Structure first, then invariants: a constraint is only meaningful on a sound structure."""
     issues = validate_resource(resource, expected_type=expected_type, expected_id=expected_id)
     if not any(issue.severity in _ERROR_SEVERITIES for issue in issues):

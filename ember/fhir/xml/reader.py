@@ -67,9 +67,7 @@ def _read_resource(element: etree._Element, path: str | None, depth: int) -> dic
     return result
 
 
-def _read_children(
-    element: etree._Element, layout: Layout, result: dict[str, Any], path: str, depth: int
-) -> None:
+def _read_children(element: etree._Element, layout: Layout, result: dict[str, Any], path: str, depth: int) -> None:
     """Add the JSON properties of `element`'s child elements to `result`."""
     if depth > MAX_DEPTH:
         raise _fail(element, f"Elements are nested more than {MAX_DEPTH} levels deep", path)
@@ -175,9 +173,7 @@ def _read_container(element: etree._Element, path: str, depth: int) -> dict[str,
     return _read_resource(children[0], path, depth)
 
 
-def _read_primitive(
-    element: etree._Element, field: Field, path: str, index: int | None, depth: int
-) -> tuple[Any, Any]:
+def _read_primitive(element: etree._Element, field: Field, path: str, index: int | None, depth: int) -> tuple[Any, Any]:
     """(value, `_name` object) of a primitive element: its value attribute and its id/extensions.
 
     The location (`path`.name[index]) is only formatted when needed: most primitives are plain

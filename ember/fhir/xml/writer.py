@@ -151,9 +151,7 @@ class _Writer:
             item = values[index] if values else None
             self.primitive(field, item, extras[index] if extras else None, path, index, depth)
 
-    def primitive(
-        self, field: Field, value: Any, extra: Any, path: str, index: int | None, depth: int
-    ) -> None:
+    def primitive(self, field: Field, value: Any, extra: Any, path: str, index: int | None, depth: int) -> None:
         """Write one occurrence of a primitive: `<name id=".." value=".."><extension/></name>`."""
         name = field.name
         value_attribute = ""

@@ -194,8 +194,13 @@ def not_(focus: Collection, ctx: Context) -> Collection:
 
 
 @function("iif", 2, 3, LAZY)
-def iif(focus: Collection, ctx: Context, criterion: Expression, true_result: Expression,
-        false_result: Expression | None = None) -> Collection:
+def iif(
+    focus: Collection,
+    ctx: Context,
+    criterion: Expression,
+    true_result: Expression,
+    false_result: Expression | None = None,
+) -> Collection:
     if len(focus) > 1:
         raise FhirPathEvaluationError("iif() can only be called on a single item")
     saved = ctx.this
@@ -213,8 +218,7 @@ def iif(focus: Collection, ctx: Context, criterion: Expression, true_result: Exp
 
 
 @function("aggregate", 1, 2, LAZY)
-def aggregate(focus: Collection, ctx: Context, aggregator: Expression,
-              init: Expression | None = None) -> Collection:
+def aggregate(focus: Collection, ctx: Context, aggregator: Expression, init: Expression | None = None) -> Collection:
     saved_total = ctx.total
     try:
         ctx.total = init(ctx.this, ctx) if init is not None else []
@@ -246,6 +250,7 @@ def sort(focus: Collection, ctx: Context, *keys: Expression) -> Collection:
             if order:
                 return order
         return a[1] - b[1]
+
     return [row[2] for row in sorted(rows, key=cmp_to_key(compare))]
 
 
@@ -254,6 +259,7 @@ def _sort_key(expression: Expression) -> tuple[Expression, bool]:
     node = getattr(expression, "node", None)
     if isinstance(node, Unary) and node.op == "-":
         from ..compiler import compile_node  # the compiler imports this module
+
         return compile_node(node.operand), True
     return expression, False
 

@@ -12,9 +12,9 @@ from ..values import plain, singleton, to_system
 Collection = list[Any]
 
 
-def per_item(focus: Collection, ctx: Context,
-             expression: Callable[[Collection, Context], Collection]
-             ) -> Iterator[tuple[Any, Collection]]:
+def per_item(
+    focus: Collection, ctx: Context, expression: Callable[[Collection, Context], Collection]
+) -> Iterator[tuple[Any, Collection]]:
     """Evaluate ``expression`` once per item with ``$this``/``$index`` set, restoring after."""
     saved_this, saved_index = ctx.this, ctx.index
     try:

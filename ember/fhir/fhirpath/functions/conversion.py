@@ -88,13 +88,18 @@ def _temporal_converter(kind: str) -> Callable[[Any], Temporal | None]:
         if not isinstance(value, str):
             return None
         return parse_time(value) if kind == TIME else parse_date_time(value, kind)
+
     return convert
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "Boolean": to_boolean_value, "Integer": to_integer_value, "Decimal": to_decimal_value,
-    "String": to_string_value, "Quantity": to_quantity_value,
-    "Date": _temporal_converter(DATE), "DateTime": _temporal_converter(DATETIME),
+    "Boolean": to_boolean_value,
+    "Integer": to_integer_value,
+    "Decimal": to_decimal_value,
+    "String": to_string_value,
+    "Quantity": to_quantity_value,
+    "Date": _temporal_converter(DATE),
+    "DateTime": _temporal_converter(DATETIME),
     "Time": _temporal_converter(TIME),
 }
 
@@ -127,6 +132,7 @@ def to_quantity(focus: Collection, ctx: Context, unit: Collection | None = None)
     target = string_argument(unit, "toQuantity") if unit is not None else None
     if target is not None and target != quantity.unit:
         from ..ucum import convert_factor
+
         factor = convert_factor(quantity.unit, target)
         return [] if factor is None else [Quantity(quantity.value * factor, target)]
     return [quantity]

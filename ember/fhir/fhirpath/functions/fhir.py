@@ -86,7 +86,7 @@ def conforms_to(focus: Collection, ctx: Context, profile: Collection) -> Collect
     url = string_argument(profile, "conformsTo")
     if url is None:
         return []
-    type_name = url[len(_CORE_PROFILE):] if url.startswith(_CORE_PROFILE) else ""
+    type_name = url[len(_CORE_PROFILE) :] if url.startswith(_CORE_PROFILE) else ""
     if type_name not in fhir_model().types:
         raise FhirPathEvaluationError(f"conformsTo() cannot check profile {url!r}")
     matcher = TypeMatcher(TypeSpec("FHIR", type_name))
@@ -127,8 +127,12 @@ def as_(focus: Collection, ctx: Context, matcher: TypeMatcher) -> Collection:
 
 
 @function("trace", 1, 2, LAZY)
-def trace(focus: Collection, ctx: Context, name: Callable[..., Collection],
-          projection: Callable[..., Collection] | None = None) -> Collection:
+def trace(
+    focus: Collection,
+    ctx: Context,
+    name: Callable[..., Collection],
+    projection: Callable[..., Collection] | None = None,
+) -> Collection:
     label = string_argument(name(ctx.this, ctx), "trace") or ""
     shown = projection(focus, ctx) if projection is not None else focus
     if ctx.tracer is not None:
@@ -147,8 +151,7 @@ def now(focus: Collection, ctx: Context) -> Collection:
     moment = ctx.cache.setdefault("now", _now())
     offset = moment.utcoffset() or dt.timedelta(0)
     parts = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
-    return [Temporal(DATETIME, parts, moment.microsecond // 1000,
-                     int(offset.total_seconds() // 60))]
+    return [Temporal(DATETIME, parts, moment.microsecond // 1000, int(offset.total_seconds() // 60))]
 
 
 @function("today")
@@ -160,6 +163,4 @@ def today(focus: Collection, ctx: Context) -> Collection:
 @function("timeOfDay")
 def time_of_day(focus: Collection, ctx: Context) -> Collection:
     moment = ctx.cache.setdefault("now", _now())
-    return [Temporal(TIME, (moment.hour, moment.minute, moment.second),
-                     moment.microsecond // 1000)]
-
+    return [Temporal(TIME, (moment.hour, moment.minute, moment.second), moment.microsecond // 1000)]

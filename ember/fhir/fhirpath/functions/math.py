@@ -44,6 +44,7 @@ def _numeric(name: str, operation: Callable[[Any], Any], quantities: bool = Fals
         except (ValueError, OverflowError, InvalidOperation):
             return []
         return [] if result is None else [result]
+
     function(name)(call)
 
 
@@ -63,8 +64,7 @@ _numeric("sqrt", lambda v: Decimal(v).sqrt() if v >= 0 else None)
 @function("log", 1)
 def log(focus: Collection, ctx: Context, base: Collection) -> Collection:
     value, base_value = _number_input(focus, "log"), _number_input(base, "log")
-    if value is None or base_value is None or value <= 0 or base_value <= 0 \
-            or base_value == 1:
+    if value is None or base_value is None or value <= 0 or base_value <= 0 or base_value == 1:
         return []
     return [_float_result(math.log(value, base_value))]
 
@@ -75,7 +75,7 @@ def power(focus: Collection, ctx: Context, exponent: Collection) -> Collection:
     if value is None or exp is None:
         return []
     if type(value) is int and type(exp) is int and exp >= 0:
-        return [value ** exp]
+        return [value**exp]
     try:
         result = Decimal(value) ** Decimal(exp)
     except InvalidOperation:
@@ -125,14 +125,12 @@ def _boundary(focus: Collection, places: Collection | None, high: bool) -> Colle
 
 
 @function("lowBoundary", 0, 1)
-def low_boundary(focus: Collection, ctx: Context, places: Collection | None = None
-                 ) -> Collection:
+def low_boundary(focus: Collection, ctx: Context, places: Collection | None = None) -> Collection:
     return _boundary(focus, places, high=False)
 
 
 @function("highBoundary", 0, 1)
-def high_boundary(focus: Collection, ctx: Context, places: Collection | None = None
-                  ) -> Collection:
+def high_boundary(focus: Collection, ctx: Context, places: Collection | None = None) -> Collection:
     return _boundary(focus, places, high=True)
 
 

@@ -14,8 +14,7 @@ from typing import Any
 from ..context import Context
 from ..model import Node, fhir_model
 
-_LITERAL_RE = re.compile(
-    r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
+_LITERAL_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 
 
 def resolve_reference(reference: str, ctx: Context) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 def _string_function(name: str, arity: int = 1):  # type: ignore[no-untyped-def]
     """Register ``name`` for a function of (input string, *string arguments)."""
+
     def register(implementation):  # type: ignore[no-untyped-def]
         def call(focus: Collection, ctx: Context, *args: Collection) -> Collection:
             text = string_input(focus, name)
@@ -35,8 +36,10 @@ def _string_function(name: str, arity: int = 1):  # type: ignore[no-untyped-def]
                 return []
             result = implementation(text, *values)
             return [] if result is None else [result]
+
         function(name, arity, arity)(call)
         return implementation
+
     return register
 
 
@@ -147,8 +150,7 @@ def _unescape(text: str, target: str) -> str | None:
 
 
 _JSON_ESCAPE_RE = re.compile(r'\\(["\\/bfnrt]|u[0-9a-fA-F]{4})')
-_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
-                 "t": "\t"}
+_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 def _json_unescape(match: re.Match[str]) -> str:
@@ -157,8 +159,7 @@ def _json_unescape(match: re.Match[str]) -> str:
 
 
 @function("substring", 1, 2)
-def substring(focus: Collection, ctx: Context, start: Collection,
-              length: Collection | None = None) -> Collection:
+def substring(focus: Collection, ctx: Context, start: Collection, length: Collection | None = None) -> Collection:
     text = string_input(focus, "substring")
     begin = integer_argument(start, "substring")
     if text is None or begin is None or begin < 0 or begin >= len(text):
@@ -166,7 +167,7 @@ def substring(focus: Collection, ctx: Context, start: Collection,
     if length is None:
         return [text[begin:]]
     size = integer_argument(length, "substring")
-    return [text[begin:begin + max(size, 0)]] if size is not None else [text[begin:]]
+    return [text[begin : begin + max(size, 0)]] if size is not None else [text[begin:]]
 
 
 @function("toChars")

@@ -25,6 +25,9 @@ class Settings:
     #: SQLite durability: FULL syncs the WAL on every commit (survives power loss), NORMAL only
     #: guarantees survival of a process crash.
     sqlite_synchronous: str = "FULL"
+    #: PostgreSQL connections per worker process (opened at start). On a small machine a few
+    #: busy connections beat many: every backend competes for the same cores.
+    postgres_pool_size: int = 4
     log_level: str = "info"
 
     @classmethod

@@ -54,7 +54,7 @@ def discover(paths: list[Path]) -> Iterator[Path]:
 
 
 async def _load_files(settings: Settings, files: list[Path]) -> int:
-    store = create_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = create_store(settings)
     await store.open()
     failures = 0
     try:

@@ -148,7 +148,7 @@ def _negotiated(
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app; opens the store on start-up and closes it on shutdown."""
-    store = store or create_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = store or create_store(settings)
     endpoint = FhirEndpoint(store, settings)
 
     @asynccontextmanager

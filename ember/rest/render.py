@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
 from ember.fhir import jsonio
-from ember.fhir.outcome import FhirError, error, operation_outcome
+from ember.fhir.outcome import FhirError, error
 from ember.fhir.summary import SUMMARY_MODES, select_elements, summarize
 from ember.fhir.xml import json_to_xml
 from ember.interactions.request import FhirResponse

@@ -79,7 +79,10 @@ PRIMITIVE_EXTENSIONS = {
     "_birthDate": {
         "id": "bd",
         "extension": [
-            {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime", "valueDateTime": "1974-12-25T14:35:45-05:00"}
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                "valueDateTime": "1974-12-25T14:35:45-05:00",
+            }
         ],
     },
     "name": [
@@ -87,7 +90,11 @@ PRIMITIVE_EXTENSIONS = {
             "id": "n1",
             "family": "Chalmers",
             "given": ["Peter", None, "James"],
-            "_given": [None, {"extension": [{"url": "http://example.org/x", "valueString": "only an extension"}]}, {"id": "g3"}],
+            "_given": [
+                None,
+                {"extension": [{"url": "http://example.org/x", "valueString": "only an extension"}]},
+                {"id": "g3"},
+            ],
         },
         {"given": ["Jim"], "_given": [{"id": "only-id"}]},
         {"_given": [{"extension": [{"url": "http://example.org/y", "valueCode": "masked"}]}]},
@@ -122,7 +129,14 @@ def test_primitive_extension_is_written_as_the_spec_shows() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1.50", Decimal("1.50")), ("1.5", 1.5), ("5", 5), ("-0.0", -0.0), ("1e2", Decimal("1e2")), ("0.1000000000000000055511", Decimal("0.1000000000000000055511"))],
+    [
+        ("1.50", Decimal("1.50")),
+        ("1.5", 1.5),
+        ("5", 5),
+        ("-0.0", -0.0),
+        ("1e2", Decimal("1e2")),
+        ("0.1000000000000000055511", Decimal("0.1000000000000000055511")),
+    ],
 )
 def test_decimals_keep_their_exact_text_as_jsonio_does(text: str, expected: Any) -> None:
     xml = f'<Observation xmlns="{FHIR}"><status value="final"/><valueQuantity><value value="{text}"/></valueQuantity></Observation>'
@@ -137,11 +151,17 @@ def test_contained_bundle_and_parameters_resources_are_wrapped_in_their_type() -
     patient = {"resourceType": "Patient", "id": "c1", "active": False}
     parameters = {
         "resourceType": "Parameters",
-        "parameter": [{"name": "p", "resource": {"resourceType": "Observation", "status": "final", "contained": [patient]}}],
+        "parameter": [
+            {"name": "p", "resource": {"resourceType": "Observation", "status": "final", "contained": [patient]}}
+        ],
     }
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:1", "resource": parameters}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": "urn:uuid:1", "resource": parameters}],
+    }
     xml = json_to_xml(bundle)
-    assert b"<resource><Parameters><parameter><name value=\"p\"/><resource><Observation><contained><Patient>" in xml
+    assert b'<resource><Parameters><parameter><name value="p"/><resource><Observation><contained><Patient>' in xml
     assert xml.count(b"xmlns=") == 1
     assert exact(round_trip(bundle)) == exact(bundle)
 
@@ -164,7 +184,7 @@ def test_narrative_div_keeps_its_markup_and_namespace() -> None:
 def test_narrative_with_a_prefixed_namespace_becomes_the_default_namespace_in_json() -> None:
     xml = (
         f'<Patient xmlns="{FHIR}" xmlns:h="http://www.w3.org/1999/xhtml"><text><status value="generated"/>'
-        '<h:div><h:p>hi</h:p></h:div></text></Patient>'
+        "<h:div><h:p>hi</h:p></h:div></text></Patient>"
     )
     assert xml_to_json(xml.encode())["text"]["div"] == '<div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div>'
 
@@ -177,14 +197,24 @@ def test_strings_with_markup_whitespace_and_unicode_survive() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff", min_codepoint=0x20) | st.sampled_from("\t\n\r"), min_size=1))
+@given(
+    st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff", min_codepoint=0x20)
+        | st.sampled_from("\t\n\r"),
+        min_size=1,
+    )
+)
 def test_any_xml_representable_string_survives(text: str) -> None:
     resource = {"resourceType": "Basic", "code": {"text": text}}
     assert round_trip(resource) == resource
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.decimals(allow_nan=False, allow_infinity=False) | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**30), 10**30))
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(-(10**30), 10**30)
+)
 def test_any_decimal_survives_with_its_text(number: Any) -> None:
     resource = {"resourceType": "Observation", "status": "final", "valueQuantity": {"value": number}}
     assert exact(round_trip(resource)) == exact(resource)
@@ -205,7 +235,9 @@ def test_official_observation_equals_its_twin_but_for_the_extension_the_suite_ad
     # extension that r4/examples/observation-example.json lacks.
     ours = xml_to_json((FHIRPATH_INPUT / "observation-example.xml").read_bytes())
     twin = jsonio.loads((FHIRPATH_INPUT / "json-companions" / "observation-example.json").read_bytes())
-    assert [extension["url"] for extension in ours.pop("extension")] == ["http://example.com/fhir/StructureDefinition/patient-age"]
+    assert [extension["url"] for extension in ours.pop("extension")] == [
+        "http://example.com/fhir/StructureDefinition/patient-age"
+    ]
     assert exact(ours) == exact(twin)
 
 
@@ -247,13 +279,23 @@ def test_undeclared_entity_is_malformed() -> None:
 
 def test_deep_nesting_is_refused_by_the_parser() -> None:
     depth = 300
-    document = b'<Patient xmlns="http://hl7.org/fhir">' + b'<extension url="x">' * depth + b"</extension>" * depth + b"</Patient>"
+    document = (
+        b'<Patient xmlns="http://hl7.org/fhir">'
+        + b'<extension url="x">' * depth
+        + b"</extension>" * depth
+        + b"</Patient>"
+    )
     assert "depth" in rejection(document).issues[0].diagnostics
 
 
 def test_deep_nesting_below_the_parser_limit_is_refused_by_the_reader() -> None:
     depth = 220
-    document = b'<Patient xmlns="http://hl7.org/fhir">' + b'<extension url="x">' * depth + b"</extension>" * depth + b"</Patient>"
+    document = (
+        b'<Patient xmlns="http://hl7.org/fhir">'
+        + b'<extension url="x">' * depth
+        + b"</extension>" * depth
+        + b"</Patient>"
+    )
     assert "nested more than" in rejection(document).issues[0].diagnostics
 
 
@@ -272,7 +314,9 @@ def test_huge_documents_are_refused_before_parsing(monkeypatch: pytest.MonkeyPat
 
 
 def test_unknown_element_is_located_by_fhirpath() -> None:
-    failure = rejection(b'<Patient xmlns="http://hl7.org/fhir"><name><given value="a"/></name><name><nickname value="b"/></name></Patient>')
+    failure = rejection(
+        b'<Patient xmlns="http://hl7.org/fhir"><name><given value="a"/></name><name><nickname value="b"/></name></Patient>'
+    )
     assert expression(failure) == ("Patient.name[1].nickname",)
     assert "line 1" in failure.issues[0].diagnostics
 
@@ -305,7 +349,10 @@ def test_wrong_namespaces_are_refused(document: bytes) -> None:
     [
         (b'<Patient xmlns="http://hl7.org/fhir">hello</Patient>', "Patient"),
         (b'<Patient xmlns="http://hl7.org/fhir"><active value="true"/>tail</Patient>', "Patient"),
-        (b'<Patient xmlns="http://hl7.org/fhir"><name><family>Smith</family></name></Patient>', "Patient.name[0].family"),
+        (
+            b'<Patient xmlns="http://hl7.org/fhir"><name><family>Smith</family></name></Patient>',
+            "Patient.name[0].family",
+        ),
     ],
 )
 def test_text_content_is_refused_where_fhir_has_none(document: bytes, where: str) -> None:
@@ -316,15 +363,36 @@ def test_text_content_is_refused_where_fhir_has_none(document: bytes, where: str
     ("document", "where"),
     [
         (b'<Patient xmlns="http://hl7.org/fhir"><active value="yes"/></Patient>', "Patient.active"),
-        (b'<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="1.5"/></Patient>', "Patient.multipleBirthInteger"),
-        (b'<Patient xmlns="http://hl7.org/fhir"><active value="true"/><active value="false"/></Patient>', "Patient.active"),
+        (
+            b'<Patient xmlns="http://hl7.org/fhir"><multipleBirthInteger value="1.5"/></Patient>',
+            "Patient.multipleBirthInteger",
+        ),
+        (
+            b'<Patient xmlns="http://hl7.org/fhir"><active value="true"/><active value="false"/></Patient>',
+            "Patient.active",
+        ),
         (b'<Patient xmlns="http://hl7.org/fhir"><name><given/></name></Patient>', "Patient.name[0].given[0]"),
         (b'<Patient xmlns="http://hl7.org/fhir"><active value="true" colour="red"/></Patient>', "Patient.active"),
-        (b'<Patient xmlns="http://hl7.org/fhir"><contained><Patient/><Patient/></contained></Patient>', "Patient.contained[0]"),
+        (
+            b'<Patient xmlns="http://hl7.org/fhir"><contained><Patient/><Patient/></contained></Patient>',
+            "Patient.contained[0]",
+        ),
         (b'<Patient xmlns="http://hl7.org/fhir"><contained><HumanName/></contained></Patient>', "Patient.contained[0]"),
-        (b'<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><svg:svg xmlns:svg="http://www.w3.org/2000/svg"/></div></text></Patient>', "Patient.text.div"),
+        (
+            b'<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><svg:svg xmlns:svg="http://www.w3.org/2000/svg"/></div></text></Patient>',
+            "Patient.text.div",
+        ),
     ],
-    ids=["boolean", "integer", "repeated-singleton", "empty-primitive", "unknown-attribute", "two-contained", "not-a-resource", "svg-in-div"],
+    ids=[
+        "boolean",
+        "integer",
+        "repeated-singleton",
+        "empty-primitive",
+        "unknown-attribute",
+        "two-contained",
+        "not-a-resource",
+        "svg-in-div",
+    ],
 )
 def test_invalid_shapes_are_located(document: bytes, where: str) -> None:
     assert expression(rejection(document)) == (where,)
@@ -344,7 +412,18 @@ def test_invalid_shapes_are_located(document: bytes, where: str) -> None:
         b'<HumanName xmlns="http://hl7.org/fhir"/>',
         b"not xml at all",
     ],
-    ids=["empty", "blank", "unclosed", "two-roots", "latin1-bytes", "utf16", "control-char", "declared-latin1", "not-a-resource", "text"],
+    ids=[
+        "empty",
+        "blank",
+        "unclosed",
+        "two-roots",
+        "latin1-bytes",
+        "utf16",
+        "control-char",
+        "declared-latin1",
+        "not-a-resource",
+        "text",
+    ],
 )
 def test_malformed_documents_and_invalid_utf8_are_refused(document: bytes) -> None:
     rejection(document)
@@ -387,12 +466,31 @@ def test_arbitrary_bytes_raise_only_fhir_errors(data: bytes) -> None:
         ({"resourceType": "Patient", "active": "true"}, "Patient.active"),
         ({"resourceType": "Patient", "name": {"family": "x"}}, "Patient.name"),
         ({"resourceType": "Patient", "name": [{"family": "a\x00b"}]}, "Patient.name[0].family"),
-        ({"resourceType": "Patient", "text": {"status": "generated", "div": "<div>no namespace</div>"}}, "Patient.text.div"),
-        ({"resourceType": "Patient", "text": {"status": "generated", "div": "<div xmlns='http://www.w3.org/1999/xhtml'>&nbsp;</div>"}}, "Patient.text.div"),
+        (
+            {"resourceType": "Patient", "text": {"status": "generated", "div": "<div>no namespace</div>"}},
+            "Patient.text.div",
+        ),
+        (
+            {
+                "resourceType": "Patient",
+                "text": {"status": "generated", "div": "<div xmlns='http://www.w3.org/1999/xhtml'>&nbsp;</div>"},
+            },
+            "Patient.text.div",
+        ),
         ({"resourceType": "Patient", "contained": [{"resourceType": "Nothing"}]}, "Patient.contained[0]"),
         ({"resourceType": "Patient", "name": [{"given": [None]}]}, "Patient.name[0].given[0]"),
     ],
-    ids=["unknown", "scalar-for-array", "string-for-boolean", "object-for-array", "nul-char", "div-namespace", "undefined-entity", "unknown-type", "null-item"],
+    ids=[
+        "unknown",
+        "scalar-for-array",
+        "string-for-boolean",
+        "object-for-array",
+        "nul-char",
+        "div-namespace",
+        "undefined-entity",
+        "unknown-type",
+        "null-item",
+    ],
 )
 def test_json_that_xml_cannot_carry_faithfully_is_refused_with_a_location(resource: dict[str, Any], where: str) -> None:
     with pytest.raises(FhirError) as caught:

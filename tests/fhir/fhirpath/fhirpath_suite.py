@@ -30,6 +30,7 @@ SUITE_FILE = SUITE_DIR / "tests-fhir-r4.xml"
 @dataclass(frozen=True)
 class Output:
     """One expected output item: its declared type (may be None) and literal text."""
+
     type: str | None
     text: str
 
@@ -37,6 +38,7 @@ class Output:
 @dataclass(frozen=True)
 class SuiteCase:
     """One <test> of the suite."""
+
     id: str
     name: str
     expression: str
@@ -61,14 +63,19 @@ def load_cases() -> list[SuiteCase]:
             seen[case_id] = seen.get(case_id, 0) + 1
             if seen[case_id] > 1:
                 case_id += f"#{seen[case_id]}"
-            cases.append(SuiteCase(
-                id=case_id, name=name, expression=expression.text or "",
-                input_file=test.get("inputfile"), invalid=expression.get("invalid"),
-                predicate=test.get("predicate") == "true",
-                ordered=test.get("ordered") != "false",
-                strict="strict" in (test.get("mode"), expression.get("mode")),
-                outputs=tuple(Output(o.get("type"), o.text or "") for o in test.iter("output")),
-            ))
+            cases.append(
+                SuiteCase(
+                    id=case_id,
+                    name=name,
+                    expression=expression.text or "",
+                    input_file=test.get("inputfile"),
+                    invalid=expression.get("invalid"),
+                    predicate=test.get("predicate") == "true",
+                    ordered=test.get("ordered") != "false",
+                    strict="strict" in (test.get("mode"), expression.get("mode")),
+                    outputs=tuple(Output(o.get("type"), o.text or "") for o in test.iter("output")),
+                )
+            )
     return cases
 
 
@@ -106,8 +113,11 @@ def output_matches(actual: Any, expected: Output) -> bool:
     if kind == "integer":
         return isinstance(actual, int) and not isinstance(actual, bool) and actual == int(text)
     if kind == "decimal":
-        return isinstance(actual, (Decimal, float, int)) and not isinstance(actual, bool) \
+        return (
+            isinstance(actual, (Decimal, float, int))
+            and not isinstance(actual, bool)
             and Decimal(str(actual)) == Decimal(text)
+        )
     if kind in ("date", "dateTime", "time"):
         return str(actual).lstrip("@").lstrip("T") == text.lstrip("@").lstrip("T")
     if kind == "Quantity":
@@ -129,8 +139,7 @@ def _untyped_matches(actual: Any, text: str) -> bool:
     if "'" in text:
         number, _, unit = text.partition(" ")
         actual_text = _quantity_text(actual)
-        return actual_text.endswith(unit) and \
-            _decimal_text_equal(actual_text.partition(" ")[0], number)
+        return actual_text.endswith(unit) and _decimal_text_equal(actual_text.partition(" ")[0], number)
     return _decimal_text_equal(actual, text)
 
 

@@ -68,8 +68,7 @@ def _children(element: Any, type_key: str | None, result: dict[str, Any]) -> Non
 
 def _convert(element: Any, type_key: str | None) -> tuple[Any, Any]:
     model = fhir_model()
-    if type_key == "Resource" or (type_key is None and len(element) == 1
-                                  and model.is_resource(_local(element[0]))):
+    if type_key == "Resource" or (type_key is None and len(element) == 1 and model.is_resource(_local(element[0]))):
         inner = [c for c in element if isinstance(c.tag, str)]
         return _resource(inner[0]), None
     if model.is_primitive(type_key) or (type_key is None and "value" in element.attrib):

@@ -17,10 +17,18 @@ from ember.fhir.fhirpath.syntax import parse
 CONFORMANCE = Path("/work/shared/conformance")
 
 PATIENT: dict[str, Any] = {
-    "resourceType": "Patient", "id": "p1", "birthDate": "1974-12-25",
-    "_birthDate": {"id": "bd", "extension": [
-        {"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
-         "valueDateTime": "1974-12-25T14:35:45-05:00"}]},
+    "resourceType": "Patient",
+    "id": "p1",
+    "birthDate": "1974-12-25",
+    "_birthDate": {
+        "id": "bd",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                "valueDateTime": "1974-12-25T14:35:45-05:00",
+            }
+        ],
+    },
     "name": [{"given": ["Peter", None], "_given": [None, {"extension": [{"url": "x"}]}]}],
     "managingOrganization": {"reference": "Organization/1"},
     "contained": [{"resourceType": "Practitioner", "id": "gp"}],
@@ -48,7 +56,8 @@ def test_undefined_elements_raise_instead_of_silently_giving_empty() -> None:
 
 def test_primitive_extensions_and_ids_come_from_underscore_siblings() -> None:
     assert fhirpath.evaluate(PATIENT, "birthDate.extension.url") == [
-        "http://hl7.org/fhir/StructureDefinition/patient-birthTime"]
+        "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
+    ]
     assert fhirpath.evaluate(PATIENT, "birthDate.id") == ["bd"]
     assert fhirpath.evaluate(PATIENT, "name.given.count()") == [2]
     assert fhirpath.evaluate(PATIENT, "name.given.select(hasValue())") == [True, False]
@@ -56,19 +65,30 @@ def test_primitive_extensions_and_ids_come_from_underscore_siblings() -> None:
 
 @pytest.mark.parametrize("value", [1.5, Decimal("1.50")])
 def test_decimals_may_be_floats_or_decimals(value: Any) -> None:
-    observation = {"resourceType": "Observation", "valueQuantity": {"value": value,
-                   "system": "http://unitsofmeasure.org", "code": "mg"}}
+    observation = {
+        "resourceType": "Observation",
+        "valueQuantity": {"value": value, "system": "http://unitsofmeasure.org", "code": "mg"},
+    }
     assert fhirpath.evaluate(observation, "Observation.value = 0.0015 'g'") == [True]
     assert fhirpath.evaluate(observation, "Observation.value.value > 1") == [True]
 
 
-@pytest.mark.parametrize(("expression", "expected"), [
-    ("1 'kg' = 1000 'g'", True), ("10 'mm' = 1 'cm'", True), ("1 'm' > 99 'cm'", True),
-    ("60 'min' = 1 'h'", True), ("1 'd' = 24 'h'", True), ("1 'wk' = 7 'd'", True),
-    ("1 '[lb_av]' < 1 'kg'", True), ("1 'mg' = 1 'mL'", None),
-    ("@2020-01-31 + 1 month", "2020-02-29"), ("@2020-01-01 + 2 'wk'", "2020-01-15"),
-    ("@2020-03-01T10:00:00Z - 90 'min'", "2020-03-01T08:30:00Z"),
-])
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("1 'kg' = 1000 'g'", True),
+        ("10 'mm' = 1 'cm'", True),
+        ("1 'm' > 99 'cm'", True),
+        ("60 'min' = 1 'h'", True),
+        ("1 'd' = 24 'h'", True),
+        ("1 'wk' = 7 'd'", True),
+        ("1 '[lb_av]' < 1 'kg'", True),
+        ("1 'mg' = 1 'mL'", None),
+        ("@2020-01-31 + 1 month", "2020-02-29"),
+        ("@2020-01-01 + 2 'wk'", "2020-01-15"),
+        ("@2020-03-01T10:00:00Z - 90 'min'", "2020-03-01T08:30:00Z"),
+    ],
+)
 def test_ucum_conversions_and_date_arithmetic(expression: str, expected: Any) -> None:
     result = fhirpath.evaluate(None, expression)
     if expected is None:
@@ -86,33 +106,39 @@ def test_partial_dates_compare_as_unknown() -> None:
 
 def test_resolve_contained_literal_and_bundle_references() -> None:
     assert fhirpath.evaluate(PATIENT, "generalPractitioner.resolve().id") == ["gp"]
-    assert fhirpath.evaluate(
-        PATIENT, "managingOrganization.where(resolve() is Organization).exists()") == [True]
-    bundle = {"resourceType": "Bundle", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "a",
-                                               "link": [{"other": {"reference": "urn:uuid:2"}}]}},
-        {"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Patient", "id": "b"}}]}
+    assert fhirpath.evaluate(PATIENT, "managingOrganization.where(resolve() is Organization).exists()") == [True]
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1",
+                "resource": {"resourceType": "Patient", "id": "a", "link": [{"other": {"reference": "urn:uuid:2"}}]},
+            },
+            {"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Patient", "id": "b"}},
+        ],
+    }
     assert fhirpath.evaluate(bundle, "entry.resource.link.other.resolve().id") == ["b"]
 
 
 def test_resolver_hook_is_consulted() -> None:
     target = {"resourceType": "Organization", "id": "1", "name": "Acme"}
-    assert fhirpath.evaluate(PATIENT, "managingOrganization.resolve().name",
-                             resolver=lambda ref: target) == ["Acme"]
+    assert fhirpath.evaluate(PATIENT, "managingOrganization.resolve().name", resolver=lambda ref: target) == ["Acme"]
 
 
 def test_member_of_needs_a_terminology_hook() -> None:
     coding = {"resourceType": "Patient", "gender": "male"}
     with pytest.raises(fhirpath.FhirPathEvaluationError, match="terminology"):
         fhirpath.evaluate(coding, "gender.memberOf('http://x')")
-    assert fhirpath.evaluate(coding, "gender.memberOf('http://x')",
-                             terminology=lambda code, url: code == "male") == [True]
+    assert fhirpath.evaluate(coding, "gender.memberOf('http://x')", terminology=lambda code, url: code == "male") == [
+        True
+    ]
 
 
 def test_trace_and_variables() -> None:
     seen: list[tuple[str, list[Any]]] = []
-    result = fhirpath.evaluate(PATIENT, "id.trace('ids') = %expected",
-                               {"expected": "p1"}, tracer=lambda n, v: seen.append((n, v)))
+    result = fhirpath.evaluate(
+        PATIENT, "id.trace('ids') = %expected", {"expected": "p1"}, tracer=lambda n, v: seen.append((n, v))
+    )
     assert result == [True] and seen == [("ids", ["p1"])]
 
 

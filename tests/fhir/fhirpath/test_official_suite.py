@@ -17,13 +17,16 @@ KNOWN_FAILURES: dict[str, str] = {
         "strict mode: 'Encounter.name.given' on a Patient must be rejected by static type "
         "checking; the engine has no static checker and, at run time, a leading type name "
         "that does not match the focus filters it out (empty), which multi-resource search "
-        "parameters such as 'Patient.name | Practitioner.name' rely on"),
+        "parameters such as 'Patient.name | Practitioner.name' rely on"
+    ),
     "testObservations/testPolymorphismAsB": (
         "strict mode: '(Observation.value as Period).unit' must be rejected statically "
-        "(Period has no 'unit'); at run time the 'as' is empty, so '.unit' is never checked"),
+        "(Period has no 'unit'); at run time the 'as' is empty, so '.unit' is never checked"
+    ),
     "testDollar/testDollarOrderNotAllowed": (
         "strict mode (checkOrderedFunctions): skip() after children() must be rejected "
-        "statically because children() is unordered; the engine does not track ordering"),
+        "statically because children() is unordered; the engine does not track ordering"
+    ),
 }
 
 CASES = load_cases()

@@ -33,9 +33,10 @@ def patch(*operations: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def patient() -> dict[str, Any]:
     return {
-        "resourceType": "Patient", "id": "example", "birthDate": "1974-12-25",
-        "identifier": [{"system": "http://a.org", "value": "1"},
-                       {"system": "http://b.org", "value": "2"}],
+        "resourceType": "Patient",
+        "id": "example",
+        "birthDate": "1974-12-25",
+        "identifier": [{"system": "http://a.org", "value": "1"}, {"system": "http://b.org", "value": "2"}],
         "name": [{"family": "Chalmers", "given": ["Peter", "James"]}],
         "contact": [{"gender": "female"}],
     }
@@ -65,8 +66,11 @@ def test_add_builds_complex_values_from_parts(patient: dict[str, Any]) -> None:
 
 
 def test_spec_insert_at_index(patient: dict[str, Any]) -> None:
-    body = patch(operation(type="insert", path="Patient.identifier", index=0,
-                           value_Identifier={"system": "http://c.org", "value": "3"}))
+    body = patch(
+        operation(
+            type="insert", path="Patient.identifier", index=0, value_Identifier={"system": "http://c.org", "value": "3"}
+        )
+    )
     patched = apply_fhirpath_patch(patient, body)
     assert [i["value"] for i in patched["identifier"]] == ["3", "1", "2"]
 
@@ -78,8 +82,7 @@ def test_spec_delete_an_element(patient: dict[str, Any]) -> None:
 
 def test_delete_with_a_filter_removes_only_the_match(patient: dict[str, Any]) -> None:
     body = patch(operation(type="delete", path="Patient.identifier.where(system='http://b.org')"))
-    assert apply_fhirpath_patch(patient, body)["identifier"] == [
-        {"system": "http://a.org", "value": "1"}]
+    assert apply_fhirpath_patch(patient, body)["identifier"] == [{"system": "http://a.org", "value": "1"}]
 
 
 def test_delete_of_nothing_is_ignored(patient: dict[str, Any]) -> None:
@@ -109,28 +112,40 @@ def test_patch_does_not_modify_the_input(patient: dict[str, Any]) -> None:
 
 
 def test_operations_apply_in_order(patient: dict[str, Any]) -> None:
-    body = patch(operation(type="delete", path="Patient.birthDate"),
-                 operation(type="add", path="Patient", name="birthDate", value_Date="2000"))
+    body = patch(
+        operation(type="delete", path="Patient.birthDate"),
+        operation(type="add", path="Patient", name="birthDate", value_Date="2000"),
+    )
     assert apply_fhirpath_patch(patient, body)["birthDate"] == "2000"
 
 
-@pytest.mark.parametrize(("body", "expression"), [
-    (patch(operation(type="explode", path="Patient")), "Parameters.parameter[0].part[0]"),
-    (patch(operation(type="delete")), "Parameters.parameter[0]"),
-    (patch(operation(type="replace", path="Patient.identifier", value_String="x")),
-     "Parameters.parameter[0].part[1]"),
-    (patch(operation(type="delete", path="Patient.birthDate"),
-           operation(type="insert", path="Patient.identifier", index=9, value_String="x")),
-     "Parameters.parameter[1].part[2]"),
-    (patch(operation(type="move", path="Patient.identifier", source=0, destination=5)),
-     "Parameters.parameter[0].part[3]"),
-    (patch(operation(type="add", path="Patient", name="birthDate", value_Date="2000")),
-     "Parameters.parameter[0]"),
-    (patch(operation(type="delete", path="Patient.name.given given")),
-     "Parameters.parameter[0].part[1]"),
-])
+@pytest.mark.parametrize(
+    ("body", "expression"),
+    [
+        (patch(operation(type="explode", path="Patient")), "Parameters.parameter[0].part[0]"),
+        (patch(operation(type="delete")), "Parameters.parameter[0]"),
+        (
+            patch(operation(type="replace", path="Patient.identifier", value_String="x")),
+            "Parameters.parameter[0].part[1]",
+        ),
+        (
+            patch(
+                operation(type="delete", path="Patient.birthDate"),
+                operation(type="insert", path="Patient.identifier", index=9, value_String="x"),
+            ),
+            "Parameters.parameter[1].part[2]",
+        ),
+        (
+            patch(operation(type="move", path="Patient.identifier", source=0, destination=5)),
+            "Parameters.parameter[0].part[3]",
+        ),
+        (patch(operation(type="add", path="Patient", name="birthDate", value_Date="2000")), "Parameters.parameter[0]"),
+        (patch(operation(type="delete", path="Patient.name.given given")), "Parameters.parameter[0].part[1]"),
+    ],
+)
 def test_invalid_patches_name_the_offending_part(
-        patient: dict[str, Any], body: dict[str, Any], expression: str) -> None:
+    patient: dict[str, Any], body: dict[str, Any], expression: str
+) -> None:
     with pytest.raises(FhirPathPatchError) as raised:
         apply_fhirpath_patch(patient, body)
     assert raised.value.expression == expression

@@ -58,7 +58,7 @@ async def run_entry(
 
 def response_entry(response: FhirResponse) -> dict[str, Any]:
     entry: dict[str, Any] = {"response": {"status": status_text(response.status)}}
-    for header, field in (("Location", "location"), ("ETag", "etag")):
+    for header, field in (("location", "location"), ("etag", "etag")):
         if header in response.headers:
             entry["response"][field] = response.headers[header]
     if response.resource is not None:

@@ -25,4 +25,4 @@ async def write_delete(transaction: Transaction, key: tuple[str, str], if_match:
 
 
 def delete_response(planned: NewVersion | None) -> FhirResponse:
-    return FhirResponse(204, headers={"ETag": etag(planned.version)} if planned else {})
+    return FhirResponse(204, headers={"etag": etag(planned.version)} if planned else {})

@@ -25,7 +25,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
 def deleted_error(stored: StoredVersion) -> FhirError:
     """410 Gone, with the ETag of the deletion so clients can tell which version deleted it."""
     failure = gone(stored.resource_type, stored.id, stored.version)
-    failure.headers["ETag"] = etag(stored.version)
+    failure.headers["etag"] = etag(stored.version)
     return failure
 
 

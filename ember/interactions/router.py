@@ -11,6 +11,26 @@ from ember.fhir.outcome import error
 from ember.interactions.request import FhirRequest
 from ember.interactions.versioning import check_id
 
+# Which interaction each method means at each kind of path.
+_BASE = {"POST": "transaction", "GET": "search-system"}
+_SYSTEM = {
+    "metadata": {"GET": "capabilities"},
+    "_history": {"GET": "history-system"},
+    "_search": {"POST": "search-system"},
+}
+_TYPE = {
+    "GET": "search-type",
+    "POST": "create",
+    "PUT": "conditional-update",
+    "DELETE": "conditional-delete",
+    "PATCH": "conditional-patch",
+}
+_TYPE_HISTORY = {"GET": "history-type"}
+_TYPE_SEARCH = {"POST": "search-type"}
+_INSTANCE = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+_INSTANCE_HISTORY = {"GET": "history-instance"}
+_VERSION = {"GET": "vread"}
+
 
 def route(method: str, path: str, params: list[tuple[str, str]] | None = None) -> FhirRequest:
     """A FhirRequest naming the interaction for `method` on `path` ("Patient/1/_history").
@@ -21,7 +41,7 @@ def route(method: str, path: str, params: list[tuple[str, str]] | None = None) -
     parts = [part for part in path.split("/") if part]
     request = FhirRequest(interaction="", params=params or [], method=method)
     if not parts:
-        request.interaction = _pick(method, path, POST="transaction", GET="search-system")
+        request.interaction = _pick(method, path, _BASE)
     elif parts[0].startswith("$"):
         _operation(request, parts[0], "system")
     elif parts[0] in ("metadata", "_history", "_search"):
@@ -34,9 +54,7 @@ def route(method: str, path: str, params: list[tuple[str, str]] | None = None) -
 def _system_path(request: FhirRequest, parts: list[str], path: str) -> None:
     if len(parts) > 1:
         raise _unknown(path)
-    names = {"metadata": {"GET": "capabilities"}, "_history": {"GET": "history-system"}}
-    names["_search"] = {"POST": "search-system"}
-    request.interaction = _pick(request.method, path, **names[parts[0]])
+    request.interaction = _pick(request.method, path, _SYSTEM[parts[0]])
 
 
 def _type_path(request: FhirRequest, parts: list[str], path: str) -> None:
@@ -46,21 +64,13 @@ def _type_path(request: FhirRequest, parts: list[str], path: str) -> None:
     request.resource_type = resource_type
     rest = parts[1:]
     if not rest:
-        request.interaction = _pick(
-            request.method,
-            path,
-            GET="search-type",
-            POST="create",
-            PUT="conditional-update",
-            DELETE="conditional-delete",
-            PATCH="conditional-patch",
-        )
+        request.interaction = _pick(request.method, path, _TYPE)
     elif rest[0].startswith("$") and len(rest) == 1:
         _operation(request, rest[0], "type")
     elif rest == ["_history"]:
-        request.interaction = _pick(request.method, path, GET="history-type")
+        request.interaction = _pick(request.method, path, _TYPE_HISTORY)
     elif rest == ["_search"]:
-        request.interaction = _pick(request.method, path, POST="search-type")
+        request.interaction = _pick(request.method, path, _TYPE_SEARCH)
     else:
         _instance_path(request, rest, path)
 
@@ -70,14 +80,14 @@ def _instance_path(request: FhirRequest, rest: list[str], path: str) -> None:
     request.id = rest[0]
     tail = rest[1:]
     if not tail:
-        request.interaction = _pick(request.method, path, GET="read", PUT="update", PATCH="patch", DELETE="delete")
+        request.interaction = _pick(request.method, path, _INSTANCE)
     elif tail[0].startswith("$") and len(tail) == 1:
         _operation(request, tail[0], "instance")
     elif tail == ["_history"]:
-        request.interaction = _pick(request.method, path, GET="history-instance")
+        request.interaction = _pick(request.method, path, _INSTANCE_HISTORY)
     elif len(tail) == 2 and tail[0] == "_history":
         request.version_id = tail[1]
-        request.interaction = _pick(request.method, path, GET="vread")
+        request.interaction = _pick(request.method, path, _VERSION)
     else:
         raise _unknown(path)
 
@@ -89,7 +99,7 @@ def _operation(request: FhirRequest, segment: str, level: str) -> None:
     request.operation = segment[1:]
 
 
-def _pick(method: str, path: str, **by_method: str) -> str:
+def _pick(method: str, path: str, by_method: dict[str, str]) -> str:
     if method not in by_method:
         allowed = ", ".join(sorted(by_method))
         raise error(405, "not-supported", f"{method} is not allowed on '{path[:100]}' (allowed: {allowed})")

@@ -6,6 +6,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from ember.fhir import jsonio
@@ -63,9 +64,9 @@ def parse_etag(value: str) -> int | None:
 
 
 def version_headers(stored: StoredVersion, base_url: str, *, location: bool = False) -> dict[str, str]:
-    headers = {"ETag": etag(stored.version), "Last-Modified": http_date(stored.last_updated)}
+    headers = {"etag": etag(stored.version), "last-modified": http_date(stored.last_updated)}
     if location:
-        headers["Location"] = f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
+        headers["location"] = f"{base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
     return headers
 
 
@@ -73,6 +74,7 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@lru_cache(maxsize=4096)
 def http_date(moment: datetime) -> str:
     """RFC 7231 IMF-fixdate; written out because email.utils costs several times more per read."""
     t = moment.astimezone(UTC)

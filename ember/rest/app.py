@@ -9,6 +9,7 @@ with a 500 OperationOutcome, never a stack trace.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from ember.access import AccessContext
 from ember.fhir import jsonio
+from ember.fhir.model import type_definition
 from ember.fhir.outcome import FhirError, error
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
@@ -112,7 +114,12 @@ class FhirEndpoint:
 def _access_context(scope: Scope) -> AccessContext:
     """Until SMART authorization exists every caller is trusted (see `ember serve`'s warning)."""
     client = scope.get("client")
-    return AccessContext(unrestricted=True, source_ip=client[0] if client else None)
+    return _trusted_context(client[0] if client else None)
+
+
+@lru_cache(maxsize=1024)
+def _trusted_context(source_ip: str | None) -> AccessContext:
+    return AccessContext(unrestricted=True, source_ip=source_ip)
 
 
 def _service_params(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -154,6 +161,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        settle_heap()
         try:
             yield
         finally:
@@ -178,6 +186,17 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route(FHIR_PREFIX + "{path:path}", endpoint, methods=_METHODS),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+
+
+def settle_heap() -> None:
+    """Move everything loaded at start-up (the R4 model, compiled expressions) out of the
+    collector's sight and collect young objects less often: a request allocates a few hundred
+    short-lived objects, and with the default threshold a full generation walk kept revisiting
+    the long-lived ones."""
+    type_definition("Patient")  # load the structure model now, not on the first write
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def app_from_environment() -> Starlette:

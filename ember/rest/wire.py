@@ -13,6 +13,8 @@ from starlette.types import Receive, Scope, Send
 
 @dataclass(slots=True)
 class WireResponse:
+    """Header names are lower-case already (HTTP/2 requires it; HTTP/1.1 does not care)."""
+
     status: int
     body: bytes = b""
     media_type: str | None = None
@@ -20,13 +22,13 @@ class WireResponse:
 
     def head_only(self) -> WireResponse:
         """The same response without its body (HEAD): the headers still describe it."""
-        return WireResponse(self.status, b"", self.media_type, {**self.headers, "Content-Length": str(len(self.body))})
+        return WireResponse(self.status, b"", self.media_type, {**self.headers, "content-length": str(len(self.body))})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
         if self.media_type is not None:
             raw.append((b"content-type", self.media_type.encode("latin-1")))
-        if "Content-Length" not in self.headers:
+        if "content-length" not in self.headers:
             raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
         await send({"type": "http.response.start", "status": self.status, "headers": raw})
         await send({"type": "http.response.body", "body": self.body})

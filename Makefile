@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/ember serve --database sqlite:///ember.db --no-auth
+	$(BIN)/ember serve --database sqlite:///ember.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -4,7 +4,7 @@ Every entry's resource of /work/shared/conformance/synthea/*/*.json is serialise
 time `orjson.loads` of those bytes (the ceiling: parsing alone), `check_invariants` of the parsed
 values, and both together. The first pass (compiling the expressions of each type met) is run
 before timing, as a server has done it after its first writes. Each measurement repeats whole
-passes for about MEASURE_SECONDS, so the script ends well within 30 seconds.
+passes for about bench._samples.MEASURE_SECONDS, so the script ends well within 30 seconds.
 
 Run: .venv/bin/python bench/invariants.py
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,32 +22,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._samples import rate, sample_resources
 from ember.fhir.invariants import check_invariants
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "synthea"
-MEASURE_SECONDS = 2.5
 #: Resource types whose own cost is printed too: the most common ones and the largest one.
 SHOWN_TYPES = ("Observation", "Organization", "ExplanationOfBenefit")
-
-
-def sample_resources() -> list[bytes]:
-    """The JSON bytes of every resource of every sample bundle."""
-    blobs = []
-    for path in sorted(SYNTHEA.glob("*/*.json")):
-        bundle = orjson.loads(Path(path).read_bytes())
-        blobs += [orjson.dumps(entry["resource"]) for entry in bundle["entry"]]
-    return blobs
-
-
-def rate(count: int, run: Callable[[], Any]) -> float:
-    """Items per second of `run` (which handles `count` items), best pass of a few seconds."""
-    best = float("inf")
-    deadline = time.perf_counter() + MEASURE_SECONDS
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return count / best
 
 
 def check_each(resources: list[Any]) -> None:

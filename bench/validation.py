@@ -3,7 +3,7 @@
 Every entry's resource of /work/shared/conformance/synthea/*/*.json is serialised once; then we
 time `orjson.loads` of those bytes (the ceiling: parsing alone), `validate_resource` of the parsed
 values, and both together (what a write pays). Each measurement repeats whole passes for about
-MEASURE_SECONDS, so the script ends well within 30 seconds.
+bench._samples.MEASURE_SECONDS, so the script ends well within 30 seconds.
 
 Run: .venv/bin/python bench/validation.py
 """
@@ -11,8 +11,6 @@ Run: .venv/bin/python bench/validation.py
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,32 +19,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._samples import rate, sample_resources
 from ember.fhir.validation import validate_resource
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "synthea"
-MEASURE_SECONDS = 2.5
 #: Resource types whose own cost is printed too: the most common one and the largest one.
 SHOWN_TYPES = ("Observation", "ExplanationOfBenefit")
-
-
-def sample_resources() -> list[bytes]:
-    """The JSON bytes of every resource of every sample bundle."""
-    blobs = []
-    for path in sorted(SYNTHEA.glob("*/*.json")):
-        bundle = orjson.loads(Path(path).read_bytes())
-        blobs += [orjson.dumps(entry["resource"]) for entry in bundle["entry"]]
-    return blobs
-
-
-def rate(count: int, run: Callable[[], Any]) -> float:
-    """Items per second of `run` (which handles `count` items), best pass of a few seconds."""
-    best = float("inf")
-    deadline = time.perf_counter() + MEASURE_SECONDS
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return count / best
 
 
 def validate_each(resources: list[Any]) -> None:

@@ -25,28 +25,12 @@ import fhirpathpy
 from fhirpathpy.models import models
 
 from ember.fhir import fhirpath
+from ember.fhir.search_parameters import split_union
 
-CONFORMANCE = Path("/work/shared/conformance")
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 SEARCH_PARAMETERS = CONFORMANCE / "fhir-r4-definitions" / "search-parameters.json.gz"
 TOP = 20
 _LEADING_TYPE = re.compile(r"^\(?([A-Z][A-Za-z]+)\b")
-
-
-def split_union(expression: str) -> list[str]:
-    """Split ``a | b`` at top level (not inside parentheses or strings)."""
-    parts, depth, start, quoted = [], 0, 0, False
-    for position, char in enumerate(expression):
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and char in "([":
-            depth += 1
-        elif not quoted and char in ")]":
-            depth -= 1
-        elif not quoted and depth == 0 and char == "|":
-            parts.append(expression[start:position].strip())
-            start = position + 1
-    parts.append(expression[start:].strip())
-    return [part for part in parts if part]
 
 
 def load_resources() -> dict[str, list[dict[str, Any]]]:

@@ -77,7 +77,8 @@ class TypeDefinition:
 
 
 @cache
-def _raw_model() -> dict[str, Any]:
+def raw_model() -> dict[str, Any]:
+    """The generated definitions as loaded (see ember/fhir/definitions/generate.py for the shape)."""
     with gzip.open(_STRUCTURE_FILE) as handle:
         model: dict[str, Any] = orjson.loads(handle.read())
     return model
@@ -99,7 +100,7 @@ def _element(name: str, raw: dict[str, Any]) -> ElementDefinition:
 @cache
 def type_definition(key: str) -> TypeDefinition | None:
     """The definition of a type name or backbone path, None when FHIR R4 has no such type."""
-    raw = _raw_model()["types"].get(key)
+    raw = raw_model()["types"].get(key)
     if raw is None:
         return None
     return TypeDefinition(key, {name: _element(name, element) for name, element in raw.items()})
@@ -108,7 +109,7 @@ def type_definition(key: str) -> TypeDefinition | None:
 @cache
 def resource_types() -> frozenset[str]:
     """Every concrete resource type of FHIR R4."""
-    return frozenset(_raw_model()["resourceTypes"])
+    return frozenset(raw_model()["resourceTypes"])
 
 
 def is_resource_type(name: str) -> bool:
@@ -117,7 +118,7 @@ def is_resource_type(name: str) -> bool:
 
 @cache
 def primitive_types() -> frozenset[str]:
-    return frozenset(_raw_model()["primitives"])
+    return frozenset(raw_model()["primitives"])
 
 
 def is_primitive(type_code: str) -> bool:
@@ -126,13 +127,13 @@ def is_primitive(type_code: str) -> bool:
 
 def primitive_regex(type_code: str) -> str | None:
     """The official lexical regex of a primitive type (None for types without one)."""
-    primitive: dict[str, Any] | None = _raw_model()["primitives"].get(type_code)
+    primitive: dict[str, Any] | None = raw_model()["primitives"].get(type_code)
     return primitive["regex"] if primitive else None
 
 
 def constraints(type_name: str) -> list[tuple[str, str, str, str, str]]:
     """Invariants of a type: (element path, key, severity, human text, FHIRPath expression)."""
-    return [tuple(row) for row in _raw_model()["constraints"].get(type_name, [])]  # type: ignore[misc]
+    return [tuple(row) for row in raw_model()["constraints"].get(type_name, [])]  # type: ignore[misc]
 
 
 @cache
@@ -142,7 +143,7 @@ def required_value_set(url: str) -> dict[str, frozenset[str]] | None:
     None when the value set could not be expanded from the R4 package (UCUM, BCP-13 mime types,
     ISO 4217 currencies...): its codes are then not checked, see `unexpanded_value_sets`.
     """
-    expansion: dict[str, list[str]] | None = _raw_model()["requiredValueSets"].get(url)
+    expansion: dict[str, list[str]] | None = raw_model()["requiredValueSets"].get(url)
     if expansion is None:
         return None
     return {system: frozenset(codes) for system, codes in expansion.items()}
@@ -150,4 +151,4 @@ def required_value_set(url: str) -> dict[str, frozenset[str]] | None:
 
 def unexpanded_value_sets() -> tuple[str, ...]:
     """Required value sets whose codes are not validated because they cannot be expanded offline."""
-    return tuple(_raw_model()["unexpandedValueSets"])
+    return tuple(raw_model()["unexpandedValueSets"])

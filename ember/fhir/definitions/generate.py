@@ -13,6 +13,7 @@ Output shape (all element tables are flattened snapshots, inherited elements inc
    "types": {type key: {element name: element}},
    "constraints": {type key: [[element path, key, severity, human, expression], ...]},
    "requiredValueSets": {value set url: {code system url: [codes]}},
+   "searchParameters": [{"code", "type", "base": [types], "expression"?, "target"?}],
    "unexpandedValueSets": [urls of required value sets that could not be expanded]}
 A type key is a type name ("Patient", "HumanName") or the path of a backbone element
 ("Patient.contact"); its elements are listed in definition order (FHIR XML needs it), every
@@ -226,7 +227,24 @@ def build(source: Path) -> dict[str, Any]:
             model["constraints"][name] = constraints
     model["resourceTypes"].sort()
     model["requiredValueSets"], model["unexpandedValueSets"] = required_value_sets(model, source)
+    model["searchParameters"] = search_parameters(source)
     return model
+
+
+def search_parameters(source: Path) -> list[dict[str, Any]]:
+    """Every core SearchParameter as {code, type, base, expression, target?}, for indexing."""
+    with gzip.open(source / "search-parameters.json.gz") as handle:
+        bundle = json.load(handle)
+    compact = []
+    for entry in bundle["entry"]:
+        parameter = entry["resource"]
+        row = {key: parameter[key] for key in ("code", "type", "base") if key in parameter}
+        if parameter.get("expression"):
+            row["expression"] = parameter["expression"]
+        if parameter.get("target"):
+            row["target"] = parameter["target"]
+        compact.append(row)
+    return sorted(compact, key=lambda row: (row["code"], row["base"]))
 
 
 def _sorted(value: Any) -> Any:

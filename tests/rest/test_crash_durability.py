@@ -13,19 +13,17 @@ import itertools
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bench._server import ember_server
 from tests.pg import create_test_database, drop_test_database, require_postgres, run_sync
 
 pytestmark = pytest.mark.slow
@@ -36,7 +34,6 @@ WRITER_THREADS = 4
 LOAD_SECONDS = 1.5
 MIN_ACKS_PER_KIND = 10
 LOAD_DEADLINE = 15.0
-READY_TIMEOUT = 20.0
 _LOCATION = re.compile(r"([A-Za-z]+)/([A-Za-z0-9.\-]+)/_history/(\d+)$")
 
 Key = tuple[str, str]
@@ -63,12 +60,6 @@ class AcknowledgedWrites:
             return min(self.per_kind.values()) >= MIN_ACKS_PER_KIND
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the server and its workers, and wait until none of them is left."""
     try:
@@ -84,46 +75,6 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"processes of group {process.pid} survived SIGKILL")
-
-
-@contextmanager
-def ember_server(database_url: str, log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`ember serve` in its own process group, ready; yields it and its FHIR base URL."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "ember",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--database",
-        database_url,
-        "--workers",
-        "2",
-    ]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_ready(process, port, log_path)
-        yield process, f"http://127.0.0.1:{port}/fhir"
-    finally:
-        _kill_group(process)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"ember serve exited:\n{log_path.read_text()}"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"ember serve not ready within {READY_TIMEOUT} s:\n{log_path.read_text()}")
 
 
 def _transaction(writer: int, n: int) -> dict[str, Any]:
@@ -224,7 +175,8 @@ def test_every_acknowledged_write_survives_kill_9_of_the_server(database_url: st
     log_path = tmp_path / "server.log"
     acknowledged = AcknowledgedWrites()
     stop = threading.Event()
-    with ember_server(database_url, log_path) as (server, base):
+    with ember_server(database_url, 2, log_path) as server:
+        base = f"http://{server.host}:{server.port}/fhir"
         writers = [
             threading.Thread(target=_write_until_refused, args=(base, index, acknowledged, stop), daemon=True)
             for index in range(WRITER_THREADS)
@@ -240,13 +192,13 @@ def test_every_acknowledged_write_survives_kill_9_of_the_server(database_url: st
                 )
             time.sleep(0.05)
         alive_at_kill = sum(writer.is_alive() for writer in writers)
-        _kill_group(server)
+        _kill_group(server.process)
         for writer in writers:
             writer.join(timeout=10)
         assert alive_at_kill == WRITER_THREADS, "a writer stopped before the kill: the load was not running"
 
-    with ember_server(database_url, log_path) as (_, base):
-        missing = _missing_after_restart(base, acknowledged)
+    with ember_server(database_url, 2, tmp_path / "restarted.log") as server:
+        missing = _missing_after_restart(f"http://{server.host}:{server.port}/fhir", acknowledged)
     assert not missing, f"{len(missing)} of {len(acknowledged.versions)} acknowledged writes lost:\n" + "\n".join(
         missing[:20]
     )

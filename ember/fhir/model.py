@@ -17,7 +17,6 @@ import orjson
 
 _STRUCTURE_FILE = Path(__file__).parent / "definitions" / "structure.json.gz"
 
-BACKBONE = "BackboneElement"
 #: Element types whose children are described by another type key of the same resource.
 _NESTED = frozenset({"BackboneElement", "Element"})
 

@@ -45,6 +45,19 @@ class FhirError(Exception):
     def outcome(self) -> dict[str, Any]:
         return operation_outcome(self.issues)
 
+    def relocated(self, prefix: str, replacing: str | None = None) -> FhirError:
+        """The same error located inside a larger document: expressions starting with
+        `replacing` (`Patient.name`) move under `prefix` (`Bundle.entry[3].resource.name`), and
+        issues without a location get `prefix` itself."""
+        located = []
+        for issue in self.issues:
+            expressions = tuple(
+                prefix + expression[len(replacing) :] if replacing and expression.startswith(replacing) else expression
+                for expression in issue.expression
+            ) or (prefix,)
+            located.append(Issue(issue.code, issue.diagnostics, issue.severity, expressions, issue.details_code))
+        return FhirError(self.status, located, self.headers)
+
 
 def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     """An OperationOutcome resource for `issues` (an informational one when there are none)."""

@@ -73,7 +73,7 @@ def _read_entry(index: int, raw: Any, base_url: str) -> BundleEntry:
     try:
         request = route(method, split.path, parse_qsl(split.query, keep_blank_values=True))
     except FhirError as failure:
-        raise _located(failure, f"{where}.request.url") from None
+        raise failure.relocated(f"{where}.request.url") from None
     request.base_url = base_url
     request.headers = {
         header: str(raw["request"][key]) for key, header in _HEADER_FIELDS.items() if key in raw["request"]
@@ -82,10 +82,3 @@ def _read_entry(index: int, raw: Any, base_url: str) -> BundleEntry:
     if method in ("POST", "PUT") and not isinstance(request.body, dict):
         raise error(400, "required", f"A {method} entry needs a resource", f"{where}.resource")
     return BundleEntry(index, full_url, request)
-
-
-def _located(failure: FhirError, where: str) -> FhirError:
-    for position, issue in enumerate(failure.issues):
-        if not issue.expression:
-            failure.issues[position] = type(issue)(issue.code, issue.diagnostics, issue.severity, (where,))
-    return failure

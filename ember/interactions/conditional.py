@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, Issue, error
-from ember.fhir.reference_walk import iter_references
+from ember.fhir.reference_walk import location_of, references_in
 from ember.store.base import TokenKey, Transaction
 
 SUPPORTED_PARAMS = ("identifier", "_id")
@@ -62,21 +62,23 @@ async def _ids_for(transaction: Transaction, resource_type: str, name: str, valu
     return set(await transaction.find_by_token(resource_type, "identifier", system if separator else None, code))
 
 
-async def resolve_conditional_references(transaction: Transaction, resource: Any, where: str) -> None:
-    """Replace each `Type?criteria` reference with the one resource it matches (412 otherwise)."""
+async def resolve_conditional_references(
+    transaction: Transaction, resource: Any, where: str, references: list[dict[str, Any]] | None = None
+) -> None:
+    """Replace each `Type?criteria` reference with the one resource it matches (412 otherwise).
+    `references` are the resource's reference objects when the caller has found them already."""
     issues: list[Issue] = []
-    for node, path in iter_references(resource, where):
+    for node in references_in(resource) if references is None else references:
         resource_type, question_mark, query = node["reference"].partition("?")
         if not question_mark or not is_resource_type(resource_type):
             continue
-        ids = await matching_ids(transaction, resource_type, query, f"{path}.reference")
+        location = f"{location_of(resource, node, where)}.reference"
+        ids = await matching_ids(transaction, resource_type, query, location)
         if len(ids) == 1:
             node["reference"] = f"{resource_type}/{ids.pop()}"
         else:
             found = "no resource" if not ids else "more than one resource"
             message = f"Conditional reference '{node['reference'][:120]}' matches {found}"
-            issues.append(
-                Issue("not-found" if not ids else "multiple-matches", message, "error", (f"{path}.reference",))
-            )
+            issues.append(Issue("not-found" if not ids else "multiple-matches", message, "error", (location,)))
     if issues:
         raise FhirError(412, issues)

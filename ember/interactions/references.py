@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ember.fhir.outcome import FhirError, Issue, error
-from ember.fhir.reference_walk import iter_references
+from ember.fhir.reference_walk import location_of, references_in
 from ember.interactions.bundle_entries import BundleEntry
 from ember.interactions.versioning import new_id
 
@@ -36,16 +36,20 @@ def assign_identities(entries: list[BundleEntry], existing: dict[int, str]) -> d
     return identities
 
 
-def rewrite_references(resource: Any, identities: dict[str, str], where: str) -> None:
-    """Replace references to Bundle fullUrls in place; a urn: reference to nothing is a 400."""
+def rewrite_references(
+    resource: Any, identities: dict[str, str], where: str, references: list[dict[str, Any]] | None = None
+) -> None:
+    """Replace references to Bundle fullUrls in place; a urn: reference to nothing is a 400.
+    `references` are the resource's reference objects when the caller has found them already."""
     issues: list[Issue] = []
-    for node, path in iter_references(resource, where):
+    for node in references_in(resource) if references is None else references:
         reference = node["reference"]
         target = identities.get(reference)
         if target is not None:
             node["reference"] = target
         elif reference.startswith(_PLACEHOLDER_PREFIXES):
             message = f"Reference '{reference[:100]}' matches no entry fullUrl"
-            issues.append(Issue("not-found", message, "error", (f"{path}.reference",)))
+            location = f"{location_of(resource, node, where)}.reference"
+            issues.append(Issue("not-found", message, "error", (location,)))
     if issues:
         raise FhirError(400, issues)

@@ -15,7 +15,8 @@ from typing import Any
 
 from ember.access import AccessContext
 from ember.fhir import jsonio
-from ember.fhir.outcome import FhirError, Issue, error, operation_outcome
+from ember.fhir.outcome import FhirError, error, operation_outcome
+from ember.fhir.reference_walk import references_in
 from ember.interactions import patch as patch_interaction
 from ember.interactions.batch import execute_batch, run_entry
 from ember.interactions.bundle_entries import BundleEntry, processing_order, read_bundle
@@ -53,8 +54,9 @@ async def execute_transaction(
         identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
         for entry in readable:
             if isinstance(entry.request.body, dict) and entry.index not in matched:
-                rewrite_references(entry.request.body, identities, f"{entry.location}.resource")
-                await resolve_conditional_references(transaction, entry.request.body, f"{entry.location}.resource")
+                where, references = f"{entry.location}.resource", references_in(entry.request.body)
+                rewrite_references(entry.request.body, identities, where, references)
+                await resolve_conditional_references(transaction, entry.request.body, where, references)
         pending = [entry for entry in writes if entry.index not in matched]
         _refuse_repeated_targets(pending)
         keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
@@ -128,7 +130,7 @@ def _plan(entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], mom
             return _plan_patch(entry, current.get(key), moment, if_match)
         return plan_delete(*key, current.get(key), moment, if_match)
     except FhirError as failure:
-        raise _relocated(failure, request.resource_type or "", f"{entry.location}.resource") from None
+        raise failure.relocated(f"{entry.location}.resource", replacing=request.resource_type) from None
 
 
 def _resource(entry: BundleEntry) -> dict[str, Any]:
@@ -163,18 +165,6 @@ def _patch_document(entry: BundleEntry) -> Any:
             raise error(400, "structure", "Binary.data is not base64", f"{entry.location}.resource.data") from None
     message = "A PATCH entry needs a Parameters resource (FHIRPath Patch) or a Binary holding a JSON Patch"
     raise error(400, "structure", message, f"{entry.location}.resource")
-
-
-def _relocated(failure: FhirError, resource_type: str, prefix: str) -> FhirError:
-    """Point issue locations at the entry: `Patient.name` -> `Bundle.entry[3].resource.name`."""
-    located = []
-    for issue in failure.issues:
-        expressions = tuple(
-            prefix + expression[len(resource_type) :] if expression.startswith(resource_type) else expression
-            for expression in issue.expression
-        ) or (prefix,)
-        located.append(Issue(issue.code, issue.diagnostics, issue.severity, expressions))
-    return FhirError(failure.status, located, failure.headers)
 
 
 def _existing_response(stored: StoredVersion) -> dict[str, Any]:

@@ -9,6 +9,8 @@ with a 500 OperationOutcome, never a stack trace.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -31,6 +33,7 @@ from ember.fhir.outcome import FhirError, error
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
 from ember.interactions.router import route
+from ember.jobs import JOB_HANDLERS, JobRunner
 from ember.rest.formats import parse_body, response_format
 from ember.rest.render import Representation, render, render_error
 from ember.rest.wire import WireResponse
@@ -162,9 +165,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         settle_heap()
+        jobs = asyncio.create_task(JobRunner(store, JOB_HANDLERS).run_forever())
         try:
             yield
         finally:
+            jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs
             await store.close()
 
     async def healthz(request: Request) -> Response:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ember.access import AccessContext
 
@@ -100,6 +100,29 @@ class VersionConflict(Exception):
         self.resource_id = resource_id
 
 
+JobState = str  # "queued", "running", "done" or "failed" (given up: a dead letter)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One unit of background work in the durable job table (see DESIGN.md: reindex, exports,
+    subscription and HL7 v2 deliveries, dead letters). Times are epoch seconds; `payload`,
+    `progress` and `result` are JSON objects owned by whoever handles `kind`."""
+
+    id: int
+    kind: str
+    key: str | None
+    payload: dict[str, Any]
+    state: JobState
+    attempts: int
+    run_after: float
+    progress: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: str | None
+    created: float
+    updated: float
+
+
 class Transaction(Protocol):
     """A unit of work: reads inside it see a consistent state and lock what they read;
     everything written commits together or not at all."""
@@ -116,6 +139,72 @@ class Transaction(Protocol):
     async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
         """Ids of current, not deleted resources of a type indexed with `param` = system|code
         (`system` None matches any system), at most a few: callers only need to tell 0, 1, many."""
+        ...
+
+    # --- durable jobs (the outbox): they commit or vanish with the data written beside them ---
+
+    async def enqueue(
+        self, kind: str, payload: dict[str, Any], *, key: str | None = None, run_after: float | None = None
+    ) -> int | None:
+        """Queue a job; its id, or None when a job of this kind with this `key` already exists
+        (whatever its state), which makes producers idempotent."""
+        ...
+
+    async def claim_job(self, kinds: Sequence[str], worker: str, lease_seconds: float) -> Job | None:
+        """Take the oldest due job of one of `kinds`: queued with `run_after` passed, or running
+        under an expired lease (its worker died). It becomes running, leased to `worker`, with one
+        more attempt. Concurrent claimers never get the same job."""
+        ...
+
+    async def finish_job(self, job_id: int, result: dict[str, Any] | None = None) -> None:
+        """Mark the job done."""
+        ...
+
+    async def fail_job(self, job_id: int, error: str, retry_at: float | None) -> None:
+        """Record an error: queued again at `retry_at`, or failed for good (a dead letter) when None."""
+        ...
+
+    async def retry_job(self, job_id: int) -> bool:
+        """Queue a failed job again now; False if it is not failed."""
+        ...
+
+    async def set_job_progress(self, job_id: int, progress: dict[str, Any]) -> None:
+        """Save progress (for example a resume cursor) and renew nothing else."""
+        ...
+
+    async def get_job(self, job_id: int) -> Job | None: ...
+
+    async def find_job(self, kind: str, key: str) -> Job | None: ...
+
+    async def list_jobs(self, kind: str | None = None, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
+        """Newest first."""
+        ...
+
+    # --- records: small JSON documents by (kind, key), for state that is not a FHIR resource
+    # (OAuth clients and codes, processed message ids...); expired ones read as absent. ---
+
+    async def put_record(self, kind: str, key: str, value: dict[str, Any], *, expires_at: float | None = None) -> None:
+        """Insert or replace."""
+        ...
+
+    async def insert_record(
+        self, kind: str, key: str, value: dict[str, Any], *, expires_at: float | None = None
+    ) -> bool:
+        """Insert unless a live record has this key; False if one does (for one-time values
+        such as a JWT `jti`)."""
+        ...
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    async def take_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """Delete and return in one step, so a one-time value (an authorization code) is
+        redeemed at most once even by concurrent requests."""
+        ...
+
+    async def delete_record(self, kind: str, key: str) -> bool: ...
+
+    async def list_records(self, kind: str, *, prefix: str = "", limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        """(key, value) pairs in key order."""
         ...
 
 

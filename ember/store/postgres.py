@@ -27,6 +27,7 @@ from ember.store.base import (
     VersionConflict,
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
+from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 
 # A plain connection, or a pooled one (a proxy with the same API).
@@ -181,12 +182,14 @@ def _token_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
 
 
-class PostgresTransaction:
+class PostgresTransaction(JobsAndRecords):
     """A unit of work on one pooled connection (READ COMMITTED plus row locks).
 
     After a conflict the unit is spoiled: versions accepted earlier in it must not commit, so
     every later call, and the end of the block, raises the conflict again.
     """
+
+    _skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -232,6 +235,13 @@ class PostgresTransaction:
             raise self._spoil(VersionConflict(resource_type, code)) from exc
         sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_dollar)
         return [row["id"] for row in await self._conn.fetch(sql, *params)]
+
+    async def _rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]:
+        self.raise_if_spoiled()
+        return list(await self._conn.fetch(sql, *params))
+
+    def _placeholder(self, position: int) -> str:
+        return _dollar(position)
 
     def raise_if_spoiled(self) -> None:
         if self._conflict is not None:

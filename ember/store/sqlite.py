@@ -34,6 +34,7 @@ from ember.store.base import (
     VersionConflict,
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
+from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
     return StoredVersion(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]), row[5])
 
 
-class SqliteTransaction:
+class SqliteTransaction(JobsAndRecords):
     """A unit of work on the writer connection; every call runs on the writer thread."""
 
     def __init__(self, store: SqliteStore) -> None:
@@ -88,6 +89,12 @@ class SqliteTransaction:
         sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_qmark)
         rows = await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
         return [row[0] for row in rows]
+
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        return await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
+
+    def _placeholder(self, position: int) -> str:
+        return f"?{position}"  # numbered, so one value can be used twice
 
 
 def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersion]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ember.access import AccessContext
 from ember.fhir.outcome import error
 from ember.interactions.conditional import matching_ids, resolve_conditional_references
+from ember.interactions.observers import write_versions
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
 from ember.interactions.writes import in_transaction, plan_create, require_resource
@@ -28,7 +29,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
         body = dict(resource)
         await resolve_conditional_references(transaction, body, resource_type)
         planned = plan_create(body, now(), resource_id=request.id)
-        await transaction.write([planned])
+        await write_versions(transaction, [planned])
         return planned.as_stored(), True
 
     stored, created = await in_transaction(store, write)

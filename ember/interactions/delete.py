@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember.access import AccessContext
+from ember.interactions.observers import write_versions
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import etag, now
 from ember.interactions.writes import in_transaction, plan_delete
@@ -20,7 +21,7 @@ async def write_delete(transaction: Transaction, key: tuple[str, str], if_match:
     current = (await transaction.current([key])).get(key)
     planned = plan_delete(*key, current, now(), if_match)
     if planned is not None:
-        await transaction.write([planned])
+        await write_versions(transaction, [planned])
     return planned
 
 

@@ -16,6 +16,7 @@ from ember.fhir import jsonio
 from ember.fhir.fhirpath import FhirPathError
 from ember.fhir.fhirpath.patch import FhirPathPatchError, apply_fhirpath_patch
 from ember.fhir.outcome import error, not_found
+from ember.interactions.observers import write_versions
 from ember.interactions.read import deleted_error
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
@@ -35,7 +36,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
             raise deleted_error(current)
         patched = apply_patch(jsonio.loads(current.body), request.body)
         planned = plan_update(patched, request.id or "", current, now(), request.headers.get("if-match"))
-        await transaction.write([planned])
+        await write_versions(transaction, [planned])
         return planned
 
     planned = await in_transaction(store, write)

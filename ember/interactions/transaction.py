@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from ember.interactions.bundle_entries import BundleEntry, processing_order, rea
 from ember.interactions.bundles import bundle
 from ember.interactions.conditional import resolve_conditional_references
 from ember.interactions.create import existing_match
+from ember.interactions.observers import write_versions
 from ember.interactions.prefer import MINIMAL, OUTCOME, REPRESENTATION, preferred_return
 from ember.interactions.references import assign_identities, rewrite_references
 from ember.interactions.request import FhirRequest, FhirResponse
@@ -42,8 +44,16 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
 
 
 async def execute_transaction(
-    ctx: AccessContext, entries: list[BundleEntry | FhirError], store: Store, preference: str
+    ctx: AccessContext,
+    entries: list[BundleEntry | FhirError],
+    store: Store,
+    preference: str,
+    *,
+    alongside: Callable[[Transaction], Awaitable[None]] | None = None,
 ) -> FhirResponse:
+    """Run a transaction bundle's entries. `alongside` runs in the same store transaction after
+    the writes, so what it records (say, the id of the HL7 v2 message the bundle came from)
+    commits with them or not at all; a FhirError it raises rolls everything back."""
     readable = _all_readable(entries)
     writes = [entry for entry in processing_order(readable) if entry.request.method != "GET"]
     _refuse_unsupported(writes)
@@ -62,7 +72,9 @@ async def execute_transaction(
         keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
         current = await transaction.current(keys)
         planned = {entry.index: _plan(entry, current, moment) for entry in pending}
-        await transaction.write([version for version in planned.values() if version is not None])
+        await write_versions(transaction, [version for version in planned.values() if version is not None])
+        if alongside is not None:
+            await alongside(transaction)
         responses = {index: _write_response(version, preference) for index, version in planned.items()}
         responses.update({index: _existing_response(stored) for index, stored in matched.items()})
         return responses

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ember.access import AccessContext
 from ember.interactions.conditional import resolve_conditional_references
+from ember.interactions.observers import write_versions
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
 from ember.interactions.writes import in_transaction, plan_update, require_resource
@@ -24,7 +25,7 @@ async def write_update(transaction: Transaction, request: FhirRequest, resource_
     key = (resource_type, resource_id)
     current = (await transaction.current([key])).get(key)
     planned = plan_update(resource, resource_id, current, now(), request.headers.get("if-match"))
-    await transaction.write([planned])
+    await write_versions(transaction, [planned])
     return planned
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from ember.access import AccessContext
-from ember.store.base import HistoryQuery, Store
+from ember.fhir.outcome import FhirError, error
+from ember.interactions.bundle_entries import read_bundle
+from ember.interactions.transaction import execute_transaction
+from ember.store.base import HistoryQuery, Store, Transaction
 
 pytestmark = pytest.mark.anyio
 
@@ -180,3 +185,37 @@ async def test_transaction_patch_entry_with_fhirpath_patch(client: httpx.AsyncCl
     bundle = _transaction({"resource": parameters, "request": {"method": "PATCH", "url": "Patient/p"}})
     assert (await client.post("", json=bundle)).status_code == 200
     assert "gender" not in (await client.get("/Patient/p")).json()
+
+
+async def test_work_alongside_a_transaction_commits_or_rolls_back_with_it(store: Store) -> None:
+    """What a caller records beside the bundle (an HL7 v2 message id) shares its fate."""
+
+    def entries(family: str) -> list[Any]:
+        body = {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {
+                    "resource": {"resourceType": "Patient", "name": [{"family": family}]},
+                    "request": {"method": "POST", "url": "Patient"},
+                }
+            ],
+        }
+        return read_bundle(body, "http://example.org/fhir")[1]
+
+    async def record(tx: Transaction) -> None:
+        await tx.put_record("message", "MSG-1", {"ok": True})
+
+    async def refuse(tx: Transaction) -> None:
+        await tx.put_record("message", "MSG-2", {"ok": False})
+        raise error(422, "business-rule", "refused")
+
+    ctx = AccessContext.system()
+    await execute_transaction(ctx, entries("Kept"), store, "minimal", alongside=record)
+    with pytest.raises(FhirError):
+        await execute_transaction(ctx, entries("Dropped"), store, "minimal", alongside=refuse)
+    async with store.transaction() as tx:
+        assert await tx.get_record("message", "MSG-1") == {"ok": True}
+        assert await tx.get_record("message", "MSG-2") is None
+    families = [entry.version.body for entry in await store.history(ctx, HistoryQuery(resource_type="Patient"))]
+    assert len(families) == 1 and b"Kept" in families[0]

@@ -31,7 +31,7 @@ from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
-from ember.store.searching import Searcher
+from ember.store.searching import Searcher, TransactionSearch
 
 # A plain connection, or a pooled one (a proxy with the same API).
 Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
@@ -202,7 +202,7 @@ def _index_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
     return columns
 
 
-class PostgresTransaction(JobsAndRecords):
+class PostgresTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on one pooled connection (READ COMMITTED plus row locks).
 
     After a conflict the unit is spoiled: versions accepted earlier in it must not commit, so
@@ -262,6 +262,13 @@ class PostgresTransaction(JobsAndRecords):
 
     def _placeholder(self, position: int) -> str:
         return _dollar(position)
+
+    async def _serialise(self, key: str) -> None:
+        self.raise_if_spoiled()
+        try:
+            await self._conn.execute(_TOKEN_LOCK_SQL, key)
+        except asyncpg.DeadlockDetectedError as exc:
+            raise self._spoil(VersionConflict("search", key)) from exc
 
     def raise_if_spoiled(self) -> None:
         if self._conflict is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ember.access import AccessContext
 from ember.store.access_rules import AccessRules
-from ember.store.search_query import IdCondition, IncludeSpec, SearchMatch, SearchQuery
+from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
 from ember.store.search_sql import SearchSql
 
 Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
@@ -69,3 +69,29 @@ class Searcher:
         builder = SearchSql(self._placeholder, rules)
         query = SearchQuery((resource_type,), (IdCondition((resource_id,)),), count=1)
         return bool(await self._fetch(builder.page(query), builder.params))
+
+
+class TransactionSearch:
+    """Searching inside a unit of work (conditional create/update/delete and conditional
+    references), so the match and the write see one state. Mixed into both stores'
+    transactions, which provide `_rows`, `_placeholder` and `_serialise`."""
+
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        raise NotImplementedError
+
+    def _placeholder(self, position: int) -> str:
+        raise NotImplementedError
+
+    async def _serialise(self, key: str) -> None:
+        """Make transactions asking the same question take turns (a no-op where the store
+        already serialises writers)."""
+
+    async def search_ids(
+        self, ctx: AccessContext, resource_type: str, conditions: Sequence[Condition], *, limit: int = 3
+    ) -> list[str]:
+        """Ids of up to `limit` current resources of `resource_type` matching every condition."""
+        await self._serialise(f"{resource_type}?{conditions!r}")
+        builder = SearchSql(self._placeholder, AccessRules(ctx))
+        query = SearchQuery((resource_type,), tuple(conditions), count=limit)
+        rows = await self._rows(builder.page(query), builder.params)
+        return [str(row[1]) for row in rows[:limit]]

@@ -38,7 +38,7 @@ from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
-from ember.store.searching import Searcher
+from ember.store.searching import Searcher, TransactionSearch
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
     return StoredVersion(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]), row[5])
 
 
-class SqliteTransaction(JobsAndRecords):
+class SqliteTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on the writer connection; every call runs on the writer thread."""
 
     def __init__(self, store: SqliteStore) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ember.interactions.request import Handler
-from ember.operations import validate
+from ember.operations import reindex, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,24 @@ OPERATIONS: dict[str, Operation] = {
             False,
             "http://hl7.org/fhir/OperationDefinition/Resource-validate",
             "Validate a resource against the FHIR R4 base definitions without storing it",
+        ),
+        Operation(
+            "reindex",
+            reindex.handle,
+            frozenset({"system", "type"}),
+            None,
+            True,
+            "http://ember.dev/fhir/OperationDefinition/reindex",
+            "Rebuild the search index (after adding a SearchParameter) as a durable background job",
+        ),
+        Operation(
+            "reindex-status",
+            reindex.status,
+            frozenset({"system"}),
+            None,
+            False,
+            "http://ember.dev/fhir/OperationDefinition/reindex-status",
+            "State and progress of a $reindex job (?job=ID, the Content-Location $reindex answered)",
         ),
     )
 }

@@ -95,7 +95,8 @@ class FhirEndpoint:
             if fhir_request.interaction.startswith("search-"):
                 # POST [type]/_search: the parameters arrive as a form (http.html#search)
                 fhir_request.params = fhir_request.params + _service_params(_form(body, headers))
-            else:
+            elif body or not fhir_request.interaction.startswith("operation-"):
+                # An operation may be POSTed without a body (all its parameters in the URL).
                 fhir_request.body = parse_body(body, headers.get("content-type"))
         result = await dispatch(_access_context(scope), fhir_request, self.store)
         if fhir_request.interaction in _WRITES:

@@ -17,7 +17,7 @@ from ember.fhir.dates import date_range
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, error
 from ember.fhir.search_index import normalise
-from ember.fhir.search_parameters import SearchParameter, search_parameters
+from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, search_parameters
 from ember.fhir.ucum import UCUM, canonical
 from ember.store.search_query import (
     AnyOf,
@@ -82,6 +82,9 @@ TERMINOLOGY = TerminologyHooks()
 def parameters_of(resource_type: str) -> dict[str, SearchParameter]:
     """The search parameters of a type by code (cleared when custom parameters change)."""
     return {parameter.code: parameter for parameter in search_parameters(resource_type)}
+
+
+DERIVED_CACHES.append(parameters_of.cache_clear)
 
 
 def split_unescaped(value: str, separator: str) -> list[str]:

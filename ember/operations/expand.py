@@ -7,7 +7,6 @@ each request then filters and pages it, so `total` is always the size before pag
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,6 @@ from ember.terminology.parameters import OperationInput, read_inputs
 from ember.terminology.resolve import Terminology, resource_for
 
 _DEFAULT_COUNT = 1000
-_WORD_SPLIT = re.compile(r"[^\w]+")
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
@@ -48,14 +46,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
 def _select(members: list[Member], inputs: OperationInput) -> list[Member]:
     text = (inputs.text("filter") or "").lower()
     active_only = inputs.boolean("activeOnly", False)
-    return [m for m in members if not (active_only and m.inactive) and (not text or _starts_a_word(m, text))]
-
-
-def _starts_a_word(member: Member, text: str) -> bool:
-    """The `filter` text matches the start of the code or of a word of the display ("abdo"
-    finds "Abdominal pain"), the usual reading of a type-ahead filter."""
-    words = _WORD_SPLIT.split((member.display or "").lower())
-    return member.code.lower().startswith(text) or any(word.startswith(text) for word in words)
+    return [m for m in members if not (active_only and m.inactive) and (not text or m.starts_a_word(text))]
 
 
 def _contains(member: Member, language: str | None, designations: bool) -> dict[str, Any]:

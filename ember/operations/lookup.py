@@ -12,15 +12,13 @@ from ember.fhir.outcome import error
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.base import Store
 from ember.terminology.concepts import CodeSystemIndex, Concept
-from ember.terminology.parameters import coded_inputs, output, read_inputs
+from ember.terminology.parameters import output, read_inputs, required_codes
 from ember.terminology.resolve import Terminology, code_system_for
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     inputs = read_inputs(request)
-    coded = coded_inputs(inputs)
-    if not coded:
-        raise error(400, "required", "$lookup needs a 'code' (with 'system') or a 'coding'")
+    coded = required_codes(inputs, "lookup")
     system, code, _ = coded[0]
     index = await code_system_for(Terminology(ctx, store), request.id, system)
     concept = index.find(code)

@@ -9,19 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from ember.access import AccessContext
-from ember.fhir.outcome import error
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.base import Store
-from ember.terminology.parameters import OperationInput, coded_inputs, read_inputs
+from ember.terminology.parameters import OperationInput, read_inputs, required_codes
 from ember.terminology.resolve import Terminology, resource_for
 from ember.terminology.translation import result_parameters, translate
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     inputs = read_inputs(request)
-    coded = coded_inputs(inputs)
-    if not coded:
-        raise error(400, "required", "$translate needs a 'code' with 'system', a 'coding' or a 'codeableConcept'")
+    coded = required_codes(inputs, "translate")
     term = Terminology(ctx, store)
     maps = await _concept_maps(term, request, inputs)
     reverse = inputs.boolean("reverse", False)

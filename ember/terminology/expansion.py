@@ -9,6 +9,7 @@ code systems. Both read an include the same way, so they always agree.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from ember.terminology.resolve import Stamp, Terminology
 
 _MAX_DEPTH = 10  # nested valueSet imports; deeper (or circular) is refused
 _CACHE_SIZE = 32
+_WORD_SPLIT = re.compile(r"[^\w]+")
 _expansions: WeakKeyDictionary[Any, OrderedDict[str, tuple[dict[tuple[str, str], Stamp | None], list[Member]]]] = (
     WeakKeyDictionary()
 )
@@ -37,6 +39,16 @@ class Member:
     inactive: bool = False
     abstract: bool = False
     designations: list[dict[str, Any]] = field(default_factory=list)
+    _search_key: str | None = None
+
+    def starts_a_word(self, text: str) -> bool:
+        """The $expand `filter` test: `text` (lower case) begins the code or a word of the display
+        ("abdo" finds "Abdominal pain"). The key is built once per cached expansion, so a
+        type-ahead query over a large expansion is one substring search per member."""
+        if self._search_key is None:
+            words = _WORD_SPLIT.split(f"{self.code} {self.display or ''}".lower())
+            self._search_key = " " + " ".join(words)
+        return f" {text}" in self._search_key
 
 
 def _member(system: CodeSystemIndex, concept: Concept) -> Member:

@@ -118,3 +118,11 @@ def coded_inputs(inputs: OperationInput, suffix: str = "") -> list[tuple[str | N
         if isinstance(item.get("code"), str):
             found.append((item.get("system"), item["code"], item.get("display")))
     return found
+
+
+def required_codes(inputs: OperationInput, operation: str) -> list[tuple[str | None, str, str | None]]:
+    """`coded_inputs`, or a 400 saying what `$operation` needs when none was given."""
+    coded = coded_inputs(inputs)
+    if not coded:
+        raise error(400, "required", f"${operation} needs a 'code' (with 'system'), a 'coding' or a 'codeableConcept'")
+    return coded

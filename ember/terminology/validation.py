@@ -8,6 +8,7 @@ one of its codings is.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,36 +41,43 @@ def check_display(code: str, expected: str | None, given: str | None, alternativ
     return Verdict(False, f"The display '{given}' is not valid for code '{code}' (expected '{expected}')", expected)
 
 
-def validate_in_code_system(index: CodeSystemIndex, coded: list[Coded]) -> Verdict:
+async def validate_in_code_system(index: CodeSystemIndex, coded: list[Coded]) -> Verdict:
     """Valid when one of `coded` is a concept of `index` (its system, when given, must match)."""
-    verdict = Verdict(False, "No code was given")
-    for system, code, display in coded:
+
+    async def judge(system: str | None, code: str, display: str | None) -> Verdict:
         if system not in (None, index.url):
-            verdict = Verdict(False, f"The system '{system}' is not the code system '{index.url}'")
-            continue
+            return Verdict(False, f"The system '{system}' is not the code system '{index.url}'")
         concept = index.find(code)
         if concept is None:
-            verdict = Verdict(False, f"Unknown code '{code}' in the code system '{index.url}'")
-            continue
-        verdict = check_display(code, concept.display, display, [d.get("value") for d in concept.designations])
-        if verdict.result:
-            return verdict
-    return verdict
+            return Verdict(False, f"Unknown code '{code}' in the code system '{index.url}'")
+        return check_display(code, concept.display, display, [d.get("value") for d in concept.designations])
+
+    return await _first_valid(coded, judge)
 
 
 async def validate_in_value_set(
     term: Terminology, value_set: dict[str, Any], coded: list[Coded], *, abstract_ok: bool = True
 ) -> Verdict:
     """Valid when one of `coded` is a member of `value_set` (abstract codes only if allowed)."""
-    verdict = Verdict(False, "No code was given")
     name = value_set.get("url") or value_set.get("id") or "the value set"
-    for system, code, display in coded:
+
+    async def judge(system: str | None, code: str, display: str | None) -> Verdict:
         member = await find_member(term, value_set, system, code)
         if member is None or (member.abstract and not abstract_ok):
             where = f"{system}#{code}" if system else code
-            verdict = Verdict(False, f"The code '{where}' is not in the value set '{name}'")
-            continue
-        verdict = check_display(code, member.display, display, [d.get("value") for d in member.designations])
+            return Verdict(False, f"The code '{where}' is not in the value set '{name}'")
+        return check_display(code, member.display, display, [d.get("value") for d in member.designations])
+
+    return await _first_valid(coded, judge)
+
+
+async def _first_valid(
+    coded: list[Coded], judge: Callable[[str | None, str, str | None], Awaitable[Verdict]]
+) -> Verdict:
+    """The first valid verdict among the codings (a CodeableConcept needs one), else the last."""
+    verdict = Verdict(False, "No code was given")
+    for system, code, display in coded:
+        verdict = await judge(system, code, display)
         if verdict.result:
             return verdict
     return verdict

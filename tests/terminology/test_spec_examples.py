@@ -151,3 +151,15 @@ async def test_translate_reverse_and_instance_level(client: httpx.AsyncClient) -
     assert (
         parameters(await client.get("/ConceptMap/cm-composition-status-v3/$translate", params=query))["result"] is False
     )
+
+
+async def test_capability_statement_lists_the_terminology_operations(client: httpx.AsyncClient) -> None:
+    statement = (await client.get("/metadata")).json()
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    named = {
+        t: {op["name"] for op in resources[t].get("operation", [])} for t in ("CodeSystem", "ValueSet", "ConceptMap")
+    }
+    assert {"lookup", "validate-code", "subsumes"} <= named["CodeSystem"]
+    assert {"expand", "validate-code"} <= named["ValueSet"]
+    assert "translate" in named["ConceptMap"]
+    assert "expand" not in named["CodeSystem"]

@@ -1,6 +1,6 @@
 """Generate the compact core terminology (R4 CodeSystems and ValueSets) from the official definitions.
 
-Run `make terminology` (or `python -m ember.terminology.core.generate [DEFINITIONS_DIR]`). It reads
+Run `python -m ember.terminology.core.generate [DEFINITIONS_DIR]` (beside `make definitions`). It reads
 valuesets.json.gz (FHIR), v3-codesystems.json.gz and v2-tables.json.gz from the conformance folder
 and writes terminology.json.gz beside this file, keeping only what terminology operations use
 (url, version, name, content, caseSensitive, concepts, compose; and the shipped expansions, so

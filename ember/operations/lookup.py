@@ -20,7 +20,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     inputs = read_inputs(request)
     coded = required_codes(inputs, "lookup")
     system, code, _ = coded[0]
-    index = await code_system_for(Terminology(ctx, store), request.id, system)
+    index = await code_system_for(Terminology(ctx, store), request.id, system, inputs.text("version"))
     concept = index.find(code)
     if concept is None:
         raise error(404, "not-found", f"Code '{code[:100]}' is not in the code system '{index.url}'")

@@ -19,7 +19,9 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     systems = {s for s in (inputs.text("system"), first[0][0], second[0][0]) if s}
     if len(systems) > 1:
         raise error(400, "invalid", "codeA and codeB must be in the same code system")
-    index = await code_system_for(Terminology(ctx, store), request.id, next(iter(systems), None))
+    index = await code_system_for(
+        Terminology(ctx, store), request.id, next(iter(systems), None), inputs.text("version")
+    )
     codes = []
     for _, code, _ in (first[0], second[0]):
         concept = index.find(code)

@@ -21,7 +21,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     term = Terminology(ctx, store)
     if request.resource_type == "CodeSystem":
         url = inputs.text("url") or coded[0][0]
-        index = await code_system_for(term, request.id, url)
+        index = await code_system_for(term, request.id, url, inputs.text("version"))
         verdict = await validate_in_code_system(index, [(s or index.url, c, d) for s, c, d in coded])
     else:
         value_set = await resource_for(term, "ValueSet", request.id, inputs.text("url"), inputs.complex("valueSet"))

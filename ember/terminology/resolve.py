@@ -38,8 +38,8 @@ class Terminology:
         self._stamps: dict[tuple[str, str], Stamp | None] = {}
 
     async def stamp(self, resource_type: str, url: str) -> Stamp | None:
-        """Which stored resource owns canonical `url` now (None: none does), asked once per request."""
-        url = url.partition("|")[0]
+        """Which stored resource owns canonical `url` (`url|version` names one business version)
+        now (None: none does), asked once per request."""
         key = (resource_type, url)
         if key not in self._stamps:
             async with self.store.transaction() as tx:
@@ -53,7 +53,8 @@ class Terminology:
         return dict(self._stamps)
 
     async def resource(self, resource_type: str, url: str) -> dict[str, Any] | None:
-        """The CodeSystem/ValueSet/ConceptMap with canonical `url` (a `|version` suffix is ignored)."""
+        """The CodeSystem/ValueSet/ConceptMap with canonical `url` or `url|version`; the core
+        resource (whatever its version) when no stored one has it."""
         stamp = await self.stamp(resource_type, url)
         if stamp is None:
             return core_resource(resource_type, url.partition("|")[0])
@@ -70,7 +71,8 @@ class Terminology:
         """Every stored resource of `resource_type` that has a canonical url (at most `limit`)."""
         async with self.store.transaction() as tx:
             records = await tx.list_records(CANONICAL, prefix=f"{resource_type} ", limit=limit)
-        stamps = [(record["type"], record["id"], record["version"]) for _, record in records]
+        # Only the unversioned keys: the latest resource per url, each once.
+        stamps = [(record["type"], record["id"], record["version"]) for key, record in records if "|" not in key]
         return [await self._cached("resource", stamp, _parse) for stamp in stamps]
 
     async def instance(self, resource_type: str, resource_id: str) -> dict[str, Any]:
@@ -111,12 +113,17 @@ def _parse(body: bytes) -> dict[str, Any]:
     return orjson.loads(body)
 
 
-async def code_system_for(term: Terminology, instance_id: str | None, url: str | None) -> CodeSystemIndex:
-    """The code system an operation acts on: the instance it was invoked on, else `url`; 4xx otherwise."""
+async def code_system_for(
+    term: Terminology, instance_id: str | None, url: str | None, version: str | None = None
+) -> CodeSystemIndex:
+    """The code system an operation acts on: the instance it was invoked on, else `url` (at
+    `version` when given); 4xx otherwise."""
     if instance_id is not None:
         return await term.instance_code_system(instance_id)
     if not url:
         raise error(400, "required", "Name the code system: invoke on an instance or pass 'system' (or 'url')")
+    if version and "|" not in url:
+        url = f"{url}|{version}"
     index = await term.code_system(url)
     if index is None:
         raise error(404, "not-found", f"Code system '{url[:200]}' is not known to this server")

@@ -14,6 +14,7 @@ from typing import Any
 from ember.access import AccessContext
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.base import Store
+from ember.terminology.concepts import display_in
 from ember.terminology.expansion import Member, expand
 from ember.terminology.parameters import OperationInput, read_inputs
 from ember.terminology.resolve import Terminology, resource_for
@@ -57,22 +58,12 @@ def _contains(member: Member, language: str | None, designations: bool) -> dict[
         entry["abstract"] = True
     if member.inactive:
         entry["inactive"] = True
-    display = _display(member, language)
+    display = display_in(language, member.display, member.designations)
     if display:
         entry["display"] = display
     if designations and member.designations:
         entry["designation"] = member.designations
     return entry
-
-
-def _display(member: Member, language: str | None) -> str | None:
-    """The display in `language` when a designation has it (en-US also takes en), else the default."""
-    if language:
-        for wanted in (language, language.split("-")[0]):
-            for designation in member.designations:
-                if designation.get("language") == wanted and isinstance(designation.get("value"), str):
-                    return designation["value"]
-    return member.display
 
 
 def _echo(inputs: OperationInput, offset: int, count: int) -> list[dict[str, Any]]:

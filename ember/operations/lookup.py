@@ -11,7 +11,7 @@ from ember.access import AccessContext
 from ember.fhir.outcome import error
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.base import Store
-from ember.terminology.concepts import CodeSystemIndex, Concept
+from ember.terminology.concepts import CodeSystemIndex, Concept, display_in
 from ember.terminology.parameters import output, read_inputs, required_codes
 from ember.terminology.resolve import Terminology, code_system_for
 
@@ -25,11 +25,15 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     if concept is None:
         raise error(404, "not-found", f"Code '{code[:100]}' is not in the code system '{index.url}'")
     wanted = set(inputs.values.get("property") or [])
-    return FhirResponse(200, resource=lookup_parameters(index, concept, wanted))
+    language = inputs.text("displayLanguage")
+    return FhirResponse(200, resource=lookup_parameters(index, concept, wanted, language))
 
 
-def lookup_parameters(index: CodeSystemIndex, concept: Concept, wanted: set[str]) -> dict[str, Any]:
-    """The $lookup output; `wanted` limits the properties reported (empty: all of them)."""
+def lookup_parameters(
+    index: CodeSystemIndex, concept: Concept, wanted: set[str], language: str | None
+) -> dict[str, Any]:
+    """The $lookup output; `wanted` limits the properties reported (empty: all of them) and
+    `language` picks the display among the designations."""
     designations = [_designation(d) for d in concept.designations]
     properties = [
         {"name": "property", "part": [{"name": "code", "valueCode": name}, {"name": "value", "valueCode": code}]}
@@ -41,7 +45,7 @@ def lookup_parameters(index: CodeSystemIndex, concept: Concept, wanted: set[str]
     return output(
         ("name", "valueString", index.name or index.url),
         ("version", "valueString", index.version),
-        ("display", "valueString", concept.display or concept.code),
+        ("display", "valueString", display_in(language, concept.display, concept.designations) or concept.code),
         ("definition", "valueString", concept.definition),
         ("abstract", "valueBoolean", concept.abstract),
         *designations,

@@ -97,6 +97,17 @@ class CodeSystemIndex:
                 yield ancestor, code
 
 
+def display_in(language: str | None, display: str | None, designations: list[dict[str, Any]]) -> str | None:
+    """The display in `language` when a designation has it (en-US also takes en), else `display`:
+    what `displayLanguage` asks of $expand and $lookup."""
+    if language:
+        for wanted in (language, language.split("-")[0]):
+            for designation in designations:
+                if designation.get("language") == wanted and isinstance(designation.get("value"), str):
+                    return designation["value"]
+    return display
+
+
 def index_code_system(resource: dict[str, Any]) -> CodeSystemIndex:
     """The index of a CodeSystem resource (nested concepts and parent/child properties alike)."""
     concepts: dict[str, Concept] = {}

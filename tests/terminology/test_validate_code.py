@@ -63,3 +63,23 @@ async def test_abstract_codes_can_be_refused(client: httpx.AsyncClient) -> None:
     assert parameters(await client.get("/ValueSet/$validate-code", params=query))["result"] is True
     query["abstract"] = "false"
     assert parameters(await client.get("/ValueSet/$validate-code", params=query))["result"] is False
+
+
+async def test_lookup_of_a_core_concept_with_hierarchy_designations_and_language(client: httpx.AsyncClient) -> None:
+    query = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActMood", "code": "EXPEC"}
+    answer = (await client.get("/CodeSystem/$lookup", params=query)).json()["parameter"]
+    related = {
+        (
+            next(p["valueCode"] for p in item["part"] if p["name"] == "code"),
+            next(p["valueCode"] for p in item["part"] if p["name"] == "value"),
+        )
+        for item in answer
+        if item["name"] == "property" and item["part"][0]["valueCode"] in ("parent", "child")
+    }
+    assert related == {("parent", "_ActMoodPredicate"), ("child", "GOL"), ("child", "RSK")}
+    query = {"system": "http://terminology.hl7.org/CodeSystem/v2-0136", "code": "Y", "displayLanguage": "de"}
+    found = parameters(await client.get("/CodeSystem/$lookup", params=query))
+    assert found["display"] == "Ja"
+    assert found["designation"][0] == {"name": "language", "valueCode": "de"}
+    only = parameters(await client.get("/CodeSystem/$lookup", params={**query, "property": "child"}))
+    assert "property" not in only

@@ -18,7 +18,7 @@ from weakref import WeakKeyDictionary
 from ember.fhir.outcome import error
 from ember.terminology.concepts import CodeSystemIndex, Concept
 from ember.terminology.filters import check_filter, matches
-from ember.terminology.resolve import Stamp, Terminology
+from ember.terminology.resolve import Stamp, Terminology, settle_if_large
 
 _MAX_DEPTH = 10  # nested valueSet imports; deeper (or circular) is refused
 _CACHE_SIZE = 32
@@ -75,6 +75,7 @@ async def expand(term: Terminology, value_set: dict[str, Any]) -> list[Member]:
             return members
     members = await _expand(term, value_set, 0)
     if isinstance(url, str):
+        settle_if_large(len(members))
         cache[key] = (term.looked_up(), members)
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)

@@ -8,6 +8,7 @@ version, not per request. A user's resource with a core url overrides the core o
 
 from __future__ import annotations
 
+import gc
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from ember.terminology.core import core_code_system, core_resource
 Stamp = tuple[str, str, int]
 
 _CACHE_SIZE = 64
+_LARGE = 10_000  # concepts or members
 _caches: WeakKeyDictionary[Any, OrderedDict[tuple[str, Stamp], Any]] = WeakKeyDictionary()
 
 
@@ -103,10 +105,21 @@ class Terminology:
         if stored is None or stored.deleted:
             raise error(404, "not-found", f"{stamp[0]}/{stamp[1]} is not available")
         value = build(stored.body)
+        if isinstance(value, CodeSystemIndex):
+            settle_if_large(len(value.concepts))
         cache[key] = value
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
         return value
+
+
+def settle_if_large(objects: int) -> None:
+    """Take a large, long-lived cached structure out of the cyclic collector's sight (as the app
+    does with the model at start-up): otherwise every full collection walks its hundreds of
+    thousands of objects and shows up as latency spikes. The cached indexes and expansions hold
+    no reference cycles, so reference counting still frees them when they leave the cache."""
+    if objects >= _LARGE:
+        gc.freeze()
 
 
 def _parse(body: bytes) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ember import terminology
 from ember.access import AccessContext
 from ember.fhir import jsonio
 from ember.fhir.model import type_definition
@@ -179,6 +180,7 @@ def _negotiated(
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app; opens the store on start-up and closes it on shutdown."""
     store = store or create_store(settings)
+    terminology.install()
     endpoint = FhirEndpoint(store, settings)
     search.LIMITS.default_count = settings.search_default_count
     search.LIMITS.max_count = settings.search_max_count

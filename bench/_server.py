@@ -68,6 +68,7 @@ def ember_server(database_url: str, workers: int, log_path: Path) -> Iterator[Ru
         database_url,
         "--workers",
         str(workers),
+        "--no-auth",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

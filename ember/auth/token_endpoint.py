@@ -96,7 +96,7 @@ async def _refresh_token(server: AuthServer, request: Request, client: Client, f
     scopes = original.scopes
     if "scope" in form:
         requested = split(form["scope"])
-        if not set(requested) <= set(original.scopes):
+        if grantable(requested, list(original.scopes)) != requested:
             raise OAuthError("invalid_scope", "A refresh may only narrow the originally granted scopes")
         scopes = tuple(requested)
     if await take_refresh_token(server.store, presented) is None:

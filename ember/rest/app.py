@@ -216,7 +216,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         # One route for the base and everything below it ("/fhirX" reaches route() and gets a 404).
         Route(FHIR_PREFIX + "{path:path}", endpoint, methods=_METHODS),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.auth = auth  # for in-process tests, which start it themselves (no lifespan)
+    return app
 
 
 def settle_heap() -> None:

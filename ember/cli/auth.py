@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -12,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ember.auth.clients import CLIENT_KINDS, ClientError, list_clients, register_client, remove_client
+from ember.auth.keys import load_signing_key
+from ember.auth.tokens import Authorization, TokenSigner
 from ember.auth.users import ROLES, UserError, add_user, list_users
 from ember.settings import Settings
 from ember.store import create_store
@@ -36,8 +39,11 @@ def _with_store(database: str | None, work: Callable[[Store], Awaitable[T]]) -> 
 def register(app: typer.Typer) -> None:
     clients = typer.Typer(help="SMART apps (OAuth clients).", no_args_is_help=True)
     users = typer.Typer(help="People who log in (admins, practitioners, patients).", no_args_is_help=True)
+    auth = typer.Typer(help="Local development helpers for the authorization server.", no_args_is_help=True)
     app.add_typer(clients, name="client")
     app.add_typer(users, name="user")
+    app.add_typer(auth, name="auth")
+    _register_dev(auth)
 
     @clients.command("add")
     def client_add(
@@ -102,3 +108,71 @@ def register(app: typer.Typer) -> None:
     def user_list(database: Database = None) -> None:
         for user in _with_store(database, list_users):
             typer.echo(f"{user.username}\t{user.role}\t{user.fhir_user or ''}")
+
+
+DEMO_CLIENT = "ember-demo"
+
+
+def _register_dev(auth: typer.Typer) -> None:
+    @auth.command("bootstrap")
+    def bootstrap(
+        base_url: Annotated[
+            str, typer.Option(help="FHIR base URL the server will answer on")
+        ] = "http://127.0.0.1:8080/fhir",
+        database: Database = None,
+    ) -> None:
+        """Create an `admin` user and the public `ember-demo` app if they do not exist yet
+        (what `make serve` runs first); prints the admin password once."""
+        origin = base_url.removesuffix("/fhir")
+
+        async def setup(store: Store) -> str | None:
+            password = None
+            if not any(user.username == "admin" for user in await list_users(store)):
+                password = secrets.token_urlsafe(12)
+                await add_user(store, "admin", password, "admin", None)
+            if not any(client.client_id == DEMO_CLIENT for client in await list_clients(store)):
+                await register_client(
+                    store,
+                    name="Ember demo app",
+                    kind="public",
+                    redirect_uris=[f"{origin}/healthz"],
+                    scopes=[
+                        "launch/patient",
+                        "patient/*.cruds",
+                        "user/*.cruds",
+                        "openid",
+                        "fhirUser",
+                        "offline_access",
+                    ],
+                    client_id=DEMO_CLIENT,
+                )
+            return password
+
+        password = _with_store(database, setup)
+        if password:
+            typer.echo(f"Created user 'admin' with password: {password}  (shown once)")
+        typer.echo(f"Demo app client_id '{DEMO_CLIENT}'. For a token to use with curl:")
+        typer.echo(f"  TOKEN=$(ember auth token --scope 'user/*.cruds' --base-url {base_url})")
+        typer.echo('  curl -H "Authorization: Bearer $TOKEN" ' + base_url + "/metadata")
+
+    @auth.command("token")
+    def token(
+        scope: Annotated[str, typer.Option(help="Space-separated scopes")] = "user/*.cruds",
+        subject: Annotated[str, typer.Option(help="The `sub` of the token")] = "admin",
+        patient: Annotated[str | None, typer.Option(help="Launch patient id")] = None,
+        base_url: Annotated[
+            str, typer.Option(help="FHIR base URL (the token's audience)")
+        ] = "http://127.0.0.1:8080/fhir",
+        database: Database = None,
+    ) -> None:
+        """Print an access token signed with the server's key, for local development. Anyone
+        who can read the database can do this; it is not a way around the server's rules."""
+        settings = Settings.load(database_url=database)
+
+        async def mint(store: Store) -> str:
+            key = await load_signing_key(store, settings.signing_key_file)
+            grant = Authorization(DEMO_CLIENT, subject, tuple(scope.split()), patient)
+            signer = TokenSigner(key, settings.access_token_seconds)
+            return signer.access_token(grant, settings.auth_issuer or base_url, base_url)[0]
+
+        typer.echo(_with_store(database, mint))

@@ -28,7 +28,19 @@ async def bearer_context(
         claims = await verifier.claims(token.strip(), audience)
     except InvalidToken as failure:
         raise _unauthorized("invalid_token", str(failure)) from None
-    return _context(claims, source_ip)
+    context = _contexts.get((token, source_ip))
+    if context is None:
+        context = _context(claims, source_ip)
+        if len(_contexts) >= _CONTEXT_CACHE_SIZE:
+            _contexts.clear()
+        _contexts[(token, source_ip)] = context
+    return context
+
+
+#: Building a frozen AccessContext costs more than checking the token again: each client sends
+#: the same token from the same address many times, so the context is built once per pair.
+_CONTEXT_CACHE_SIZE = 10_000
+_contexts: dict[tuple[str, str | None], AccessContext] = {}
 
 
 def _context(claims: dict[str, Any], source_ip: str | None) -> AccessContext:

@@ -48,10 +48,15 @@ async def issue_code(store: Store, flow: dict[str, Any], lifetime: int) -> str:
     return code
 
 
+async def _take(store: Store, kind: str, secret: str) -> dict[str, Any] | None:
+    """The record a one-time secret names, removed in the same step (at most one taker wins)."""
+    async with store.transaction() as tx:
+        return await tx.take_record(kind, digest(secret))
+
+
 async def redeem_code(store: Store, code: str) -> dict[str, Any] | None:
     """The code's grant, once; None for an unknown, expired or already redeemed code."""
-    async with store.transaction() as tx:
-        return await tx.take_record(CODE, digest(code))
+    return await _take(store, CODE, code)
 
 
 async def mark_redeemed(store: Store, code: str, tokens: dict[str, Any], until: float) -> None:
@@ -61,8 +66,7 @@ async def mark_redeemed(store: Store, code: str, tokens: dict[str, Any], until: 
 
 
 async def take_redeemed(store: Store, code: str) -> dict[str, Any] | None:
-    async with store.transaction() as tx:
-        return await tx.take_record(REDEEMED, digest(code))
+    return await _take(store, REDEEMED, code)
 
 
 async def store_refresh_token(store: Store, authorization: Authorization, lifetime: int) -> str:
@@ -79,5 +83,4 @@ async def peek_refresh_token(store: Store, token: str) -> dict[str, Any] | None:
 
 
 async def take_refresh_token(store: Store, token: str) -> dict[str, Any] | None:
-    async with store.transaction() as tx:
-        return await tx.take_record(REFRESH, digest(token))
+    return await _take(store, REFRESH, token)

@@ -126,18 +126,21 @@ async def token_for(app: AuthApp, scope: str, patient: str | None = None) -> dic
     """A full standalone launch: the token response."""
     verifier, challenge = pkce_pair()
     query = await browser_flow(app.http, authorize_params(app.client_id, challenge, scope), patient=patient)
-    response = await app.http.post(
-        "/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query["code"][0],
-            "redirect_uri": REDIRECT,
-            "client_id": app.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    response = await exchange_code(app, query["code"][0], verifier)
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+async def exchange_code(app: AuthApp, code: str, verifier: str, redirect_uri: str = REDIRECT) -> httpx.Response:
+    """The token request of a public client redeeming `code`."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": app.client_id,
+        "code_verifier": verifier,
+    }
+    return await app.http.post("/auth/token", data=form)
 
 
 def bearer(token: object) -> dict[str, str]:

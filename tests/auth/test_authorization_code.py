@@ -14,6 +14,7 @@ from tests.auth.conftest import (
     authorize_params,
     bearer,
     browser_flow,
+    exchange_code,
     hidden_fields,
     pkce_pair,
     token_for,
@@ -49,16 +50,7 @@ async def test_the_user_can_narrow_scopes_on_the_consent_page(auth_app: AuthApp)
     query = await browser_flow(
         auth_app.http, params, patient=auth_app.patient_id, keep_scopes=["launch/patient", "patient/*.rs"]
     )
-    token = await auth_app.http.post(
-        "/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query["code"][0],
-            "redirect_uri": REDIRECT,
-            "client_id": auth_app.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    token = await exchange_code(auth_app, query["code"][0], verifier)
     assert token.json()["scope"] == "launch/patient patient/*.rs"
     create = await auth_app.http.post(
         "/fhir/Observation", json=_observation(auth_app.patient_id), headers=bearer(token.json()["access_token"])
@@ -75,16 +67,7 @@ async def test_ehr_launch_resolves_the_stored_launch_context(auth_app: AuthApp) 
     verifier, challenge = pkce_pair()
     params = authorize_params(auth_app.client_id, challenge, "launch patient/*.rs", launch=created.json()["launch"])
     query = await browser_flow(auth_app.http, params)  # no picker: the launch names the patient
-    token = await auth_app.http.post(
-        "/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query["code"][0],
-            "redirect_uri": REDIRECT,
-            "client_id": auth_app.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    token = await exchange_code(auth_app, query["code"][0], verifier)
     assert token.json()["patient"] == auth_app.patient_id
     assert token.json()["need_patient_banner"] is False
 
@@ -150,3 +133,14 @@ def _observation(patient_id: str) -> dict[str, object]:
         "code": {"text": "weight"},
         "subject": {"reference": f"Patient/{patient_id}"},
     }
+
+
+async def test_a_patient_user_is_always_in_their_own_context(auth_app: AuthApp) -> None:
+    from ember.auth.users import add_user
+
+    await add_user(auth_app.store, "peter", "correct horse battery", "patient", f"Patient/{auth_app.patient_id}")
+    verifier, challenge = pkce_pair()
+    params = authorize_params(auth_app.client_id, challenge, "launch/patient patient/*.rs")
+    query = await browser_flow(auth_app.http, params, username="peter")  # no picker for a patient
+    token = await exchange_code(auth_app, query["code"][0], verifier)
+    assert token.json()["patient"] == auth_app.patient_id

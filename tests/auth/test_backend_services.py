@@ -74,17 +74,25 @@ async def _token(app: AuthApp, assertion: str, scope: str = "system/*.rs") -> di
     return {"status": response.status_code, **response.json()}
 
 
-async def test_rs384_inline_jwks_client_reads_and_gets_past_auth_on_search(auth_app: AuthApp) -> None:
-    key = _key("RS384")
+async def _backend_client(app: AuthApp, key: RSAKey | ECKey, scopes: list[str], jwks_uri: str | None = None) -> str:
+    """A confidential-asymmetric client with `key` inline, or at `jwks_uri` when given."""
+    jwks = None if jwks_uri else {"keys": [key.as_dict(private=False)]}
     client, _ = await register_client(
-        auth_app.store,
-        name="Bulk exporter",
+        app.store,
+        name="Backend",
         kind="confidential-asymmetric",
         redirect_uris=[],
-        scopes=["system/*.rs"],
-        jwks={"keys": [key.as_dict(private=False)]},
+        scopes=scopes,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
     )
-    body = await _token(auth_app, _assertion(key, "RS384", client.client_id))
+    return client.client_id
+
+
+async def test_rs384_inline_jwks_client_reads_and_gets_past_auth_on_search(auth_app: AuthApp) -> None:
+    key = _key("RS384")
+    client_id = await _backend_client(auth_app, key, ["system/*.rs"])
+    body = await _token(auth_app, _assertion(key, "RS384", client_id))
     assert body["status"] == 200, body
     assert body["scope"] == "system/*.rs" and "refresh_token" not in body and "patient" not in body
     read = await auth_app.http.get(f"/fhir/Patient/{auth_app.patient_id}", headers=bearer(body["access_token"]))
@@ -102,17 +110,8 @@ async def test_es384_keys_fetched_from_jwks_uri(auth_app: AuthApp, jwks_server: 
     url, document = jwks_server
     key = _key("ES384")
     document["keys"].append(key.as_dict(private=False))
-    client, _ = await register_client(
-        auth_app.store,
-        name="Lab feed",
-        kind="confidential-asymmetric",
-        redirect_uris=[],
-        scopes=["system/Observation.cruds"],
-        jwks_uri=url,
-    )
-    body = await _token(
-        auth_app, _assertion(key, "ES384", client.client_id), "system/Observation.cruds system/Patient.rs"
-    )
+    client_id = await _backend_client(auth_app, key, ["system/Observation.cruds"], jwks_uri=url)
+    body = await _token(auth_app, _assertion(key, "ES384", client_id), "system/Observation.cruds system/Patient.rs")
     assert body["status"] == 200, body
     assert body["scope"] == "system/Observation.cruds"
 
@@ -120,15 +119,7 @@ async def test_es384_keys_fetched_from_jwks_uri(auth_app: AuthApp, jwks_server: 
 @pytest.mark.parametrize("flaw", ["replayed-jti", "wrong-aud", "expired", "too-long", "other-key", "rs256", "iss-sub"])
 async def test_bad_assertions_are_invalid_client(auth_app: AuthApp, flaw: str) -> None:
     key = _key("RS384")
-    client, _ = await register_client(
-        auth_app.store,
-        name="Backend",
-        kind="confidential-asymmetric",
-        redirect_uris=[],
-        scopes=["system/*.rs"],
-        jwks={"keys": [key.as_dict(private=False)]},
-    )
-    cid = client.client_id
+    cid = await _backend_client(auth_app, key, ["system/*.rs"])
     if flaw == "replayed-jti":
         assertion = _assertion(key, "RS384", cid, jti="once")
         assert (await _token(auth_app, assertion))["status"] == 200

@@ -16,6 +16,7 @@ from tests.auth.conftest import (
     authorize_params,
     bearer,
     browser_flow,
+    exchange_code,
     pkce_pair,
     token_for,
 )
@@ -30,16 +31,7 @@ async def _code(app: AuthApp, scope: str = "user/*.rs offline_access") -> tuple[
 
 
 async def _exchange(app: AuthApp, code: str, verifier: str, redirect_uri: str = REDIRECT) -> dict[str, object]:
-    response = await app.http.post(
-        "/auth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": app.client_id,
-            "code_verifier": verifier,
-        },
-    )
+    response = await exchange_code(app, code, verifier, redirect_uri)
     return {"status": response.status_code, **response.json()}
 
 

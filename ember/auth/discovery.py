@@ -124,7 +124,7 @@ def with_security(statement: dict[str, Any], fhir_base: str) -> dict[str, Any]:
     secured = copy.copy(statement)
     rest = dict(statement["rest"][0])
     rest["security"] = {
-        "cors": True,
+        "cors": False,  # no CORS headers yet: browser-only apps need a proxy
         "service": [
             {
                 "coding": [

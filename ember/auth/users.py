@@ -18,6 +18,7 @@ from ember.store.base import Store
 
 ROLES = ("admin", "practitioner", "patient")
 _KIND = "auth_user"
+_DUMMY_HASH = hash_secret("not a password anyone has")
 _FHIR_USER = re.compile(r"(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)/[A-Za-z0-9\-.]{1,64}")
 
 
@@ -69,6 +70,7 @@ async def authenticate(store: Store, username: str, password: str, max_failures:
     async with store.transaction() as tx:
         value = await tx.get_record(_KIND, username)
     if value is None:
+        secret_matches(_DUMMY_HASH, password)  # as slow as a known user: names cannot be probed by timing
         raise LoginRefused("Unknown user name or wrong password")
     if value.get("locked_until", 0) > time.time():
         raise LoginRefused("This account is locked after too many failed logins; try again later")

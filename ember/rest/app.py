@@ -178,8 +178,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app; opens the store on start-up and closes it on shutdown. With auth on
     (the default) the SMART authorization server is mounted and every FHIR request needs a
     token; with `auth = "off"` every caller is trusted."""
+    if settings.auth not in ("on", "off"):
+        raise ValueError(f"The auth setting must be 'on' or 'off', not '{settings.auth}'")
     store = store or create_store(settings)
-    auth = AuthServer(store, settings) if settings.auth != "off" else None
+    auth = AuthServer(store, settings) if settings.auth == "on" else None
     endpoint = FhirEndpoint(store, settings, auth)
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ember.auth.passwords import hash_secret, secret_matches
@@ -18,8 +19,12 @@ from ember.store.base import Store
 
 ROLES = ("admin", "practitioner", "patient")
 _KIND = "auth_user"
-_DUMMY_HASH = hash_secret("not a password anyone has")
 _FHIR_USER = re.compile(r"(Patient|Practitioner|PractitionerRole|RelatedPerson|Person)/[A-Za-z0-9\-.]{1,64}")
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_secret("not a password anyone has")
 
 
 class UserError(ValueError):
@@ -70,7 +75,7 @@ async def authenticate(store: Store, username: str, password: str, max_failures:
     async with store.transaction() as tx:
         value = await tx.get_record(_KIND, username)
     if value is None:
-        secret_matches(_DUMMY_HASH, password)  # as slow as a known user: names cannot be probed by timing
+        secret_matches(_dummy_hash(), password)  # as slow as a known user: names cannot be probed by timing
         raise LoginRefused("Unknown user name or wrong password")
     if value.get("locked_until", 0) > time.time():
         raise LoginRefused("This account is locked after too many failed logins; try again later")

@@ -82,6 +82,7 @@ async def test_admin_api_registers_a_confidential_client_with_a_secret_shown_onc
 async def test_admin_api_needs_an_admin(auth_app: AuthApp) -> None:
     assert (await auth_app.http.get("/auth/admin/clients")).status_code == 401
     assert (await auth_app.http.get("/auth/admin/clients", auth=("admin", "wrong-password"))).status_code == 401
+    assert (await auth_app.http.get("/auth/admin/clients", auth=("nobody", PASSWORD))).status_code == 401
     assert (await auth_app.http.get("/auth/admin/clients", auth=("dr.who", PASSWORD))).status_code == 403
 
 

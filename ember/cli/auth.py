@@ -43,8 +43,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(clients, name="client")
     app.add_typer(users, name="user")
     app.add_typer(auth, name="auth")
-    _register_dev(auth)
+    _register_clients(clients)
+    _register_users(users)
+    _register_bootstrap(auth)
+    _register_token(auth)
 
+
+def _register_clients(clients: typer.Typer) -> None:
     @clients.command("add")
     def client_add(
         name: Annotated[str, typer.Option(help="Name shown on the consent page")],
@@ -89,6 +94,8 @@ def register(app: typer.Typer) -> None:
         if not _with_store(database, lambda store: remove_client(store, client_id)):
             raise typer.BadParameter(f"No client '{client_id}'")
 
+
+def _register_users(users: typer.Typer) -> None:
     @users.command("add")
     def user_add(
         username: str,
@@ -113,7 +120,7 @@ def register(app: typer.Typer) -> None:
 DEMO_CLIENT = "ember-demo"
 
 
-def _register_dev(auth: typer.Typer) -> None:
+def _register_bootstrap(auth: typer.Typer) -> None:
     @auth.command("bootstrap")
     def bootstrap(
         base_url: Annotated[
@@ -155,6 +162,8 @@ def _register_dev(auth: typer.Typer) -> None:
         typer.echo(f"  TOKEN=$(ember auth token --scope 'user/*.cruds' --base-url {base_url})")
         typer.echo('  curl -H "Authorization: Bearer $TOKEN" ' + base_url + "/metadata")
 
+
+def _register_token(auth: typer.Typer) -> None:
     @auth.command("token")
     def token(
         scope: Annotated[str, typer.Option(help="Space-separated scopes")] = "user/*.cruds",

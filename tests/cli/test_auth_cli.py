@@ -93,3 +93,31 @@ def test_ember_auth_off_in_the_environment_also_warns(monkeypatch: pytest.Monkey
     monkeypatch.setenv("EMBER_AUTH", "off")
     result = runner.invoke(app, ["serve", "--port", "0"])
     assert "authorization is OFF" in result.output
+
+
+def test_bootstrap_is_idempotent_and_token_is_accepted_by_the_server_key(tmp_path: Path) -> None:
+    import asyncio
+
+    from ember.auth.keys import load_signing_key
+    from ember.auth.tokens import TokenVerifier
+    from ember.store.sqlite import SqliteStore
+
+    url = f"sqlite:///{tmp_path / 'dev.db'}"
+    first = runner.invoke(app, ["auth", "bootstrap", "--database", url])
+    assert first.exit_code == 0 and "password:" in first.output
+    second = runner.invoke(app, ["auth", "bootstrap", "--database", url])
+    assert second.exit_code == 0 and "password:" not in second.output
+    assert "ember-demo" in runner.invoke(app, ["client", "list", "--database", url]).output
+    minted = runner.invoke(app, ["auth", "token", "--scope", "user/*.rs", "--database", url])
+    token = minted.output.strip()
+
+    async def claims() -> dict[str, object]:
+        store = SqliteStore(str(tmp_path / "dev.db"))
+        await store.open()
+        try:
+            verifier = TokenVerifier(await load_signing_key(store, ""), store, 2)
+            return await verifier.claims(token, "http://127.0.0.1:8080/fhir")
+        finally:
+            await store.close()
+
+    assert asyncio.run(claims())["scope"] == "user/*.rs"

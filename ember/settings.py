@@ -52,6 +52,9 @@ class Settings:
     login_lockout_seconds: int = 900
     #: How stale a worker's list of revoked access tokens may be (other workers' revocations).
     revocation_refresh_seconds: int = 2
+    #: Audit records of reads, logins and refusals wait in memory at most this long before they
+    #: are flushed to the durable outbox (writes are audited in their own transaction).
+    audit_flush_ms: int = 200
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -66,6 +66,7 @@ async def admin_users(server: AuthServer, request: Request) -> Response:
             str(body.get("password", "")),
             str(body.get("role", "")),
             body.get("fhir_user"),
+            break_glass=body.get("break_glass") is True,
         )
     except UserError as refused:
         raise OAuthError("invalid_request", str(refused)) from None

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ember.access import AccessContext
+from ember.audit.hooks import auth_event
+from ember.audit.records import auth_record
 from ember.auth.clients import Client, get_client
 from ember.auth.codes import issue_code
 from ember.auth.errors import OAuthError
@@ -98,16 +100,16 @@ async def login(server: AuthServer, request: Request) -> Response:
     client = await get_client(server.store, flow["client_id"])
     name = client.name if client else flow["client_id"]
     settings = server.settings
+    username = form.get("username", "")
     try:
+        password = form.get("password", "")
         user = await authenticate(
-            server.store,
-            form.get("username", ""),
-            form.get("password", ""),
-            settings.login_max_failures,
-            settings.login_lockout_seconds,
+            server.store, username, password, settings.login_max_failures, settings.login_lockout_seconds
         )
     except LoginRefused as refused:
+        _audit_login(server, request, flow, username, None, 401, str(refused))
         return login_page(flow_id, flow["csrf"], name, str(refused), 401)
+    _audit_login(server, request, flow, username, user.fhir_user, 200, None)
     flow["user"] = {"username": user.username, "role": user.role, "fhir_user": user.fhir_user}
     if user.patient:
         flow["patient"] = user.patient  # a patient only ever acts in their own context
@@ -117,6 +119,30 @@ async def login(server: AuthServer, request: Request) -> Response:
     if flow.get("patient") is None and _needs_patient(flow["scopes"]):
         return patient_picker(flow_id, flow["csrf"], await _patients(server))
     return consent_page(flow_id, flow["csrf"], name, flow["scopes"], flow.get("patient"))
+
+
+def _audit_login(
+    server: AuthServer,
+    request: Request,
+    flow: dict[str, Any],
+    username: str,
+    fhir_user: str | None,
+    status: int,
+    detail: str | None,
+) -> None:
+    source_ip = request.client.host if request.client else None
+    record = auth_record(
+        "login",
+        "login",
+        status,
+        server=server.fhir_base(request),
+        ip=source_ip,
+        detail=detail,
+        subject=username[:200],
+        client_id=flow["client_id"],
+        fhir_user=fhir_user,
+    )
+    auth_event(server.store, record)
 
 
 def _needs_patient(scopes: list[str]) -> bool:

@@ -16,6 +16,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ember.audit.hooks import auth_event
+from ember.audit.records import auth_record
 from ember.auth.client_auth import authenticate_client
 from ember.auth.clients import Client
 from ember.auth.codes import (
@@ -36,15 +38,46 @@ Grant = Callable[[AuthServer, Request, Client, dict[str, str]], Awaitable[dict[s
 
 
 async def token(server: AuthServer, request: Request) -> Response:
+    """Every token request is audited: the grant, the client, and what was issued or why not."""
     form, _ = await read_form(request)
-    grant = _GRANTS.get(form.get("grant_type", ""))
-    if grant is None:
-        raise OAuthError(
-            "unsupported_grant_type", "grant_type must be authorization_code, refresh_token or client_credentials"
-        )
-    audience = server.auth_url(request, "token")
-    client = await authenticate_client(server.store, form, request.headers.get("authorization"), audience)
-    return JSONResponse(await grant(server, request, client, form), headers=NO_STORE)
+    client: Client | None = None
+    try:
+        grant = _GRANTS.get(form.get("grant_type", ""))
+        if grant is None:
+            raise OAuthError(
+                "unsupported_grant_type", "grant_type must be authorization_code, refresh_token or client_credentials"
+            )
+        audience = server.auth_url(request, "token")
+        client = await authenticate_client(server.store, form, request.headers.get("authorization"), audience)
+        body = await grant(server, request, client, form)
+    except OAuthError as refused:
+        _audit(server, request, form, client, refused.status, {}, f"{refused.error}: {refused.description}")
+        raise
+    _audit(server, request, form, client, 200, body, None)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _audit(
+    server: AuthServer,
+    request: Request,
+    form: dict[str, str],
+    client: Client | None,
+    status: int,
+    issued: dict[str, Any],
+    detail: str | None,
+) -> None:
+    client_id = client.client_id if client else form.get("client_id")
+    record = auth_record(
+        "token",
+        form.get("grant_type", "")[:64] or "unknown",
+        status,
+        server=server.fhir_base(request),
+        ip=request.client.host if request.client else None,
+        detail=detail or f"scope: {issued.get('scope', '')}",
+        client_id=client_id[:200] if client_id else None,
+        patient=issued.get("patient"),
+    )
+    auth_event(server.store, record)
 
 
 async def _authorization_code(

@@ -4,6 +4,9 @@ A user's `fhir_user` is the FHIR resource that is that person (`Practitioner/12`
 `Patient/7`); a patient user is always in their own patient context. After
 `login_max_failures` wrong passwords in a row an account is locked for `login_lockout_seconds`,
 so a password cannot be guessed online; the counter resets on success.
+
+`break_glass` is the right to declare the purpose of use BTG on a request, which overrides a
+patient's consent denials (ember/auth/break_glass.py); an administrator grants it per user.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ class User:
         return None
 
 
-async def add_user(store: Store, username: str, password: str, role: str, fhir_user: str | None) -> User:
+async def add_user(
+    store: Store, username: str, password: str, role: str, fhir_user: str | None, *, break_glass: bool = False
+) -> User:
     if role not in ROLES:
         raise UserError(f"Unknown role '{role}': one of {', '.join(ROLES)}")
     if fhir_user is not None and not _FHIR_USER.fullmatch(fhir_user):
@@ -55,6 +60,8 @@ async def add_user(store: Store, username: str, password: str, role: str, fhir_u
     if not username or len(password) < 8:
         raise UserError("A user needs a name and a password of at least 8 characters")
     value = {"role": role, "fhir_user": fhir_user, "password_hash": hash_secret(password), "failures": 0}
+    if break_glass:
+        value["break_glass"] = True
     async with store.transaction() as tx:
         if not await tx.insert_record(_KIND, username, value):
             raise UserError(f"User '{username}' already exists")
@@ -64,6 +71,13 @@ async def add_user(store: Store, username: str, password: str, role: str, fhir_u
 async def list_users(store: Store) -> list[User]:
     async with store.transaction() as tx:
         return [User(name, value["role"], value.get("fhir_user")) for name, value in await tx.list_records(_KIND)]
+
+
+async def may_break_glass(store: Store, username: str) -> bool:
+    """Whether `username` is a user holding the break-the-glass right."""
+    async with store.transaction() as tx:
+        value = await tx.get_record(_KIND, username)
+    return bool(value and value.get("break_glass"))
 
 
 class LoginRefused(Exception):

@@ -102,11 +102,14 @@ def _register_users(users: typer.Typer) -> None:
         role: Annotated[str, typer.Option(help=" | ".join(ROLES))] = "practitioner",
         fhir_user: Annotated[str | None, typer.Option(help="The user's resource, e.g. Practitioner/12")] = None,
         password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+        break_glass: Annotated[bool, typer.Option(help="May override consent denials (purpose BTG)")] = False,
         database: Database = None,
     ) -> None:
         """Create a user with an argon2-hashed password."""
         try:
-            user = _with_store(database, lambda store: add_user(store, username, password, role, fhir_user))
+            user = _with_store(
+                database, lambda store: add_user(store, username, password, role, fhir_user, break_glass=break_glass)
+            )
         except UserError as refused:
             raise typer.BadParameter(str(refused)) from None
         typer.echo(f"User '{user.username}' ({user.role}) created")

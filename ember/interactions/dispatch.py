@@ -1,9 +1,15 @@
-"""Dispatch a routed FhirRequest to its registered handler (interaction or operation)."""
+"""Dispatch a routed FhirRequest to its registered handler (interaction or operation).
+
+Every request of an identified caller is audited here, whatever its outcome (ember/audit/hooks.py),
+and the consent denials the store's access filter applies are kept current before it runs.
+"""
 
 from __future__ import annotations
 
+from ember import consent
 from ember.access import AccessContext
-from ember.fhir.outcome import error
+from ember.audit.hooks import request_done, request_failed
+from ember.fhir.outcome import FhirError, error
 from ember.interactions import INTERACTIONS, capabilities, custom_parameters
 from ember.interactions.bundle_entries import BundleEntry, read_bundle
 from ember.interactions.request import FhirRequest, FhirResponse
@@ -14,8 +20,19 @@ from ember.store.base import Store
 async def dispatch(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     """Run the request's handler, once the caller's scopes allow it (the one permission check:
     HTTP requests and batch entries arrive here, transaction entries are checked up front)."""
+    try:
+        response = await _dispatch(ctx, request, store)
+    except FhirError as failure:
+        request_failed(ctx, request, store, failure)
+        raise
+    request_done(ctx, request, store, response)
+    return response
+
+
+async def _dispatch(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     if not ctx.unrestricted:
         check_permitted(ctx, request)
+        await consent.keep_current(store)
     await custom_parameters.keep_current(store)
     if request.interaction.startswith("operation-"):
         return await _operation(ctx, request, store)

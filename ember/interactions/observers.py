@@ -3,7 +3,8 @@
 Features that react to data (HL7 v2 outbound feeds, subscriptions, audit of writes) register an
 observer here instead of hooking each interaction; `write_versions` is the one place every
 interaction writes through, so nothing can bypass them. An observer typically enqueues a job
-(the outbox), which then commits or rolls back together with the data.
+(the outbox), which then commits or rolls back together with the data. The audit record of
+the writes is queued the same way, with the caller's AccessContext (ember/audit/outbox.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from ember.access import AccessContext
+from ember.audit.outbox import record_writes
 from ember.fhir.outcome import error, not_found
 from ember.store.base import NewVersion, Transaction
 from ember.store.search_query import IdCondition
@@ -37,6 +39,7 @@ async def write_versions(ctx: AccessContext, transaction: Transaction, versions:
     if versions:
         for observer in WRITE_OBSERVERS:
             await observer(transaction, versions)
+        await record_writes(ctx, transaction, versions)  # the audit record commits with the data
 
 
 async def _check_visible(

@@ -28,6 +28,10 @@ from starlette.types import Receive, Scope, Send
 
 from ember import terminology
 from ember.access import AccessContext
+from ember.audit.hooks import auth_event
+from ember.audit.outbox import READ_BUFFER
+from ember.audit.records import auth_record, failure_detail
+from ember.auth.break_glass import PURPOSE_HEADER, with_purpose
 from ember.auth.discovery import with_security
 from ember.auth.edge import bearer_context
 from ember.auth.routes import auth_routes
@@ -145,7 +149,31 @@ class FhirEndpoint:
         if interaction == "capabilities":
             return AccessContext(source_ip=source_ip)
         _, verifier = self.auth.tokens()
-        return await bearer_context(verifier, headers.get("authorization"), base_url, source_ip)
+        try:
+            ctx = await bearer_context(verifier, headers.get("authorization"), base_url, source_ip)
+        except FhirError as refused:
+            self._alert(refused, interaction, base_url, AccessContext(source_ip=source_ip))
+            raise
+        try:
+            return await with_purpose(ctx, headers.get(PURPOSE_HEADER), self.store)
+        except FhirError as refused:
+            self._alert(refused, interaction, base_url, ctx)
+            raise
+
+    def _alert(self, refused: FhirError, interaction: str, base_url: str, ctx: AccessContext) -> None:
+        """Audit a caller refused at the edge (bad token, forbidden purpose) as a security alert."""
+        record = auth_record(
+            "alert",
+            interaction,
+            refused.status,
+            server=base_url,
+            ip=ctx.source_ip,
+            detail=failure_detail(refused),
+            subject=ctx.subject,
+            client_id=ctx.client_id,
+            fhir_user=ctx.fhir_user,
+        )
+        auth_event(self.store, record)
 
 
 @lru_cache(maxsize=1024)
@@ -207,6 +235,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     endpoint = FhirEndpoint(store, settings, auth)
     search.LIMITS.default_count = settings.search_default_count
     search.LIMITS.max_count = settings.search_max_count
+    READ_BUFFER.interval = settings.audit_flush_ms / 1000
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -221,6 +250,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             jobs.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
+            await READ_BUFFER.flush()  # the audit records of the last requests
             await store.close()
 
     async def healthz(request: Request) -> Response:

@@ -15,6 +15,9 @@ caller who is not `unrestricted`:
 
 A caller holding grants sees no resource of a type none of its grants names, whatever path it
 takes to reach it (an `_include` of a type it was not granted yields nothing).
+
+On top of the grants, patients' privacy Consents that deny this caller (ember/store/consent_rules.py)
+remove those patients' resources, of the denied types or security labels, from every path.
 """
 
 from __future__ import annotations
@@ -23,8 +26,17 @@ from functools import cache
 
 from ember.access import AccessContext, ScopeGrant
 from ember.fhir.model import raw_model
+from ember.store.consent_rules import ConsentDenial, denials_for
 from ember.store.search_parse import parse_parameter
-from ember.store.search_query import AllOf, AnyOf, CompartmentCondition, Condition, IdCondition
+from ember.store.search_query import (
+    AllOf,
+    AnyOf,
+    CompartmentCondition,
+    Condition,
+    IdCondition,
+    Not,
+    TokenCondition,
+)
 
 #: Matches nothing: a type the caller holds no grant for.
 NOTHING = IdCondition(())
@@ -53,8 +65,10 @@ class AccessRules:
         self.restricted_types: tuple[str, ...] = ()
         self.open_types: tuple[str, ...] = ()
         self.others_visible = True
+        self._denials: tuple[ConsentDenial, ...] = ()
         if self.unrestricted:
             return
+        self._denials = denials_for(ctx)
         named = {grant.resource_type for grant in ctx.grants} - {"*"}
         self.others_visible = not ctx.grants or any(grant.resource_type == "*" for grant in ctx.grants)
         candidates = named | {*compartment_params("Patient"), "Patient"} if self.others_visible else named
@@ -66,7 +80,7 @@ class AccessRules:
         if self.unrestricted:
             return None
         if resource_type not in self._rules:
-            self._rules[resource_type] = self._rule(resource_type)
+            self._rules[resource_type] = _both(self._rule(resource_type), self._consent(resource_type))
         return self._rules[resource_type]
 
     def _rule(self, resource_type: str) -> Condition | None:
@@ -96,6 +110,17 @@ class AccessRules:
             return None
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
+    def _consent(self, resource_type: str) -> Condition | None:
+        """Not the resources of patients whose Consent denies this caller (None: no denial)."""
+        exclusions = tuple(
+            Not(_denied(denial, resource_type))
+            for denial in self._denials
+            if _is_patient_data(resource_type) and (not denial.resource_types or resource_type in denial.resource_types)
+        )
+        if not exclusions:
+            return None
+        return exclusions[0] if len(exclusions) == 1 else AllOf(exclusions)
+
     def _compartment(self, resource_type: str) -> Condition | None:
         patient = self._ctx.patient
         params = compartment_params("Patient")
@@ -104,3 +129,26 @@ class AccessRules:
         if patient is None:
             return NOTHING  # patient-level access without a patient: no patient's data
         return CompartmentCondition("Patient", patient, params.get(resource_type, ()))
+
+
+def _is_patient_data(resource_type: str) -> bool:
+    return resource_type == "Patient" or resource_type in compartment_params("Patient")
+
+
+def _denied(denial: ConsentDenial, resource_type: str) -> Condition:
+    """The resources of `resource_type` a denial covers: the patient's, with a denied label if it
+    names labels."""
+    member: Condition = CompartmentCondition(
+        "Patient", denial.patient, compartment_params("Patient").get(resource_type, ())
+    )
+    if not denial.labels:
+        return member
+    labels = tuple(TokenCondition("_security", system, code) for system, code in denial.labels)
+    return AllOf((member, labels[0] if len(labels) == 1 else AnyOf(labels)))
+
+
+def _both(first: Condition | None, second: Condition | None) -> Condition | None:
+    """Both conditions (None is no condition); NOTHING stays NOTHING."""
+    if first is None or second is None:
+        return second if first is None else first
+    return first if first == NOTHING else AllOf((first, second))

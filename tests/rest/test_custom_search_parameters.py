@@ -55,7 +55,7 @@ async def test_custom_parameter_indexes_new_writes_and_reindex_fills_old_ones(
     queued = await client.post("/$reindex")
     assert queued.status_code == 202
     status_url = queued.headers["content-location"]
-    assert await JobRunner(store, JOB_HANDLERS).run_until_idle() == 1
+    assert await JobRunner(store, {"reindex": JOB_HANDLERS["reindex"]}).run_until_idle() == 1  # audit jobs aside
     report = (await client.get(status_url)).json()
     values = {p["name"]: next(v for k, v in p.items() if k.startswith("value")) for p in report["parameter"]}
     assert values["status"] == "done" and values["reindexed"] >= 2

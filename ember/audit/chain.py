@@ -6,9 +6,12 @@ is that of its stored JSON without `meta` (keys sorted), so it covers the previo
 changing, removing or reordering any stored event breaks the link after it, and the head record
 (`audit_chain`/`head`: last sequence and hash) catches a change to the last one.
 
-The chain cannot fork: the next sequence's id is a new resource id, so two workers extending the
-same head both try to create the same id and the store lets one commit (the other retries from
-the new head). The head record is written in the same transaction as the events.
+The chain cannot fork. Writers take turns: each transaction first upserts the `audit_chain`/`lock`
+record, which PostgreSQL holds locked until commit (SQLite already runs one writer at a time),
+and only then reads the head, so it reads the head the previous writer committed. Should two
+writers ever extend the same head anyway, both create the same next id and the store lets one
+commit; the other retries from the new head. The head record is written in the same
+transaction as the events.
 
 One run takes its job and up to `JOBS_PER_RUN - 1` other queued audit jobs, resolves their
 patients outside any transaction, and writes all their events and marks all of them done in one
@@ -17,7 +20,9 @@ transaction, so a crash leaves them queued and a repeat cannot duplicate them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
 from typing import Any
 
 import orjson
@@ -34,9 +39,9 @@ from ember.store.base import Job, NewVersion, Store, Transaction, VersionConflic
 SEQUENCE_URL = "http://ember.dev/fhir/StructureDefinition/audit-chain-sequence"
 PREVIOUS_URL = "http://ember.dev/fhir/StructureDefinition/audit-chain-previous-hash"
 GENESIS = "0" * 64
-HEAD_KIND, HEAD_KEY = "audit_chain", "head"
+HEAD_KIND, HEAD_KEY, LOCK_KEY = "audit_chain", "head", "lock"
 JOBS_PER_RUN = 20
-_ATTEMPTS = 5
+_ATTEMPTS = 10
 _LEASE_SECONDS = 300.0
 
 
@@ -70,8 +75,8 @@ async def run(job: Job, store: Store) -> dict[str, Any]:
                     await tx.finish_job(job.id)
                 written = True
                 return {"events": len(events), "jobs": len(jobs), "head": head}
-            except VersionConflict:
-                continue  # another worker extended the chain first: append after its events
+            except VersionConflict:  # another worker extended the chain first: append after its events
+                await asyncio.sleep(random.uniform(0, 0.02))  # so the losers do not collide again at once
         raise RuntimeError("the audit chain head kept moving; will retry")
     finally:
         if not written:
@@ -98,6 +103,7 @@ async def _release(store: Store, jobs: list[Job]) -> None:
 
 async def _append(tx: Transaction, events: list[dict[str, Any]]) -> int:
     """Chain `events` after the head and write them; the new head's sequence."""
+    await tx.put_record(HEAD_KIND, LOCK_KEY, {})  # wait for the previous writer to commit
     head = await tx.get_record(HEAD_KIND, HEAD_KEY) or {"sequence": 0, "hash": GENESIS}
     sequence, previous = int(head["sequence"]), str(head["hash"])
     moment = now()

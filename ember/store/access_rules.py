@@ -131,7 +131,14 @@ class AccessRules:
         return CompartmentCondition("Patient", patient, params.get(resource_type, ()))
 
 
+#: Never hidden by a consent: the directives themselves must stay manageable, and the audit
+#: trail stays with those who oversee access (scopes still govern both).
+CONSENT_EXEMPT = frozenset({"Consent", "AuditEvent"})
+
+
 def _is_patient_data(resource_type: str) -> bool:
+    if resource_type in CONSENT_EXEMPT:
+        return False
     return resource_type == "Patient" or resource_type in compartment_params("Patient")
 
 

@@ -37,6 +37,15 @@ def token(
     return {"Authorization": f"Bearer {access_token}"}
 
 
+def observation(patient: str, text: str = "pulse") -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": text},
+        "subject": {"reference": f"Patient/{patient}"},
+    }
+
+
 def system(app: AuthApp) -> dict[str, str]:
     return token(app, ("system/*.cruds",), subject="loader", fhir_user=None, client_id="loader")
 

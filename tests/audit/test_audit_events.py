@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ember.audit.outbox import READ_BUFFER
-from tests.audit.support import audit_events, drain, patients_of, query_of, subtype, system, token
+from tests.audit.support import audit_events, drain, observation, patients_of, query_of, subtype, system, token
 from tests.auth.conftest import (
     PASSWORD,
     AuthApp,
@@ -22,17 +22,6 @@ from tests.auth.conftest import (
 
 pytestmark = pytest.mark.anyio
 
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
-
-
-def _observation(patient: str) -> dict[str, object]:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"text": "pulse"},
-        "subject": {"reference": f"Patient/{patient}"},
-    }
-
 
 def _agent(event: dict[str, object], code: str) -> dict[str, object]:
     return next(a for a in event["agent"] if a["type"]["coding"][0]["code"] == code)  # type: ignore[index,union-attr]
@@ -42,9 +31,9 @@ async def test_reads_searches_and_writes_become_audit_events_by_patient(auth_app
     patient = auth_app.patient_id
     await drain(auth_app.store)  # the seeded patient's write
     practitioner = token(auth_app, ("user/*.cruds",))
-    created = await auth_app.http.post("/fhir/Observation", json=_observation(patient), headers=practitioner)
+    created = await auth_app.http.post("/fhir/Observation", json=observation(patient), headers=practitioner)
     assert created.status_code == 201
-    observation = created.json()["id"]
+    observation_id = created.json()["id"]
     assert (await auth_app.http.get(f"/fhir/Patient/{patient}", headers=practitioner)).status_code == 200
     found = await auth_app.http.get(f"/fhir/Observation?subject=Patient/{patient}", headers=practitioner)
     assert len(found.json()["entry"]) == 1
@@ -56,7 +45,7 @@ async def test_reads_searches_and_writes_become_audit_events_by_patient(auth_app
     assert {"create", "read", "search-type"} <= set(by_subtype), sorted(by_subtype)
     create = by_subtype["create"]
     assert create["action"] == "C" and create["outcome"] == "0"
-    assert f"Observation/{observation}/_history/1" in [e.get("what", {}).get("reference") for e in create["entity"]]
+    assert f"Observation/{observation_id}/_history/1" in [e.get("what", {}).get("reference") for e in create["entity"]]
     read = by_subtype["read"]
     assert read["action"] == "R" and patients_of(read) == [f"Patient/{patient}"]
     client = _agent(read, "110153")
@@ -74,7 +63,7 @@ async def test_a_search_over_two_patients_is_one_event_per_patient(auth_app: Aut
         await auth_app.http.post("/fhir/Patient", json={"resourceType": "Patient"}, headers=system(auth_app))
     ).json()["id"]
     for patient in (auth_app.patient_id, other):
-        await auth_app.http.post("/fhir/Observation", json=_observation(patient), headers=system(auth_app))
+        await auth_app.http.post("/fhir/Observation", json=observation(patient), headers=system(auth_app))
     await drain(auth_app.store)
     await auth_app.http.get("/fhir/Observation?code:text=pulse", headers=token(auth_app, ("user/Observation.rs",)))
     await drain(auth_app.store)
@@ -90,7 +79,7 @@ async def test_a_search_over_two_patients_is_one_event_per_patient(auth_app: Aut
 async def test_refused_and_failed_requests_are_audited_with_their_outcome(auth_app: AuthApp) -> None:
     patient_token = token(auth_app, ("patient/Observation.rs",), patient=auth_app.patient_id, fhir_user=None)
     forbidden = await auth_app.http.post(
-        "/fhir/Observation", json=_observation(auth_app.patient_id), headers=patient_token
+        "/fhir/Observation", json=observation(auth_app.patient_id), headers=patient_token
     )
     assert forbidden.status_code == 403
     missing = await auth_app.http.get("/fhir/Observation/nope", headers=patient_token)

@@ -18,7 +18,7 @@ from ember.interactions.versioning import now
 from ember.interactions.writes import plan_delete
 from ember.jobs import JOB_HANDLERS, JobRunner
 from ember.store.base import Store
-from tests.audit.support import audit_events, drain, system, tamper, token
+from tests.audit.support import audit_events, drain, observation, system, tamper, token
 from tests.auth.conftest import AuthApp
 from tests.backends import Backend
 
@@ -29,13 +29,7 @@ async def _activity(app: AuthApp, count: int) -> None:
     """`count` creates and reads by a practitioner: 2 * count audit records."""
     headers = token(app, ("user/*.cruds",))
     for n in range(count):
-        body = {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"text": f"n{n}"},
-            "subject": {"reference": f"Patient/{app.patient_id}"},
-        }
-        created = await app.http.post("/fhir/Observation", json=body, headers=headers)
+        created = await app.http.post("/fhir/Observation", json=observation(app.patient_id, f"n{n}"), headers=headers)
         assert (await app.http.get(f"/fhir/Observation/{created.json()['id']}", headers=headers)).status_code == 200
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ember.auth.users import add_user
 from ember.consent import CLIENT_ID_SYSTEM
-from tests.audit.support import audit_events, drain, system, token
+from tests.audit.support import audit_events, drain, observation, system, token
 from tests.auth.conftest import PASSWORD, AuthApp
 
 pytestmark = pytest.mark.anyio
@@ -31,23 +31,18 @@ async def _world(app: AuthApp) -> dict[str, str]:
     patient B with an Observation."""
     a = app.patient_id
     b = await _post(app, {"resourceType": "Patient", "name": [{"family": "Other"}]})
-    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "pulse"}}
     return {
         "a": a,
         "b": b,
-        "plain": await _post(app, {**observation, "subject": {"reference": f"Patient/{a}"}}),
+        "plain": await _post(app, observation(a)),
         "restricted": await _post(
             app,
-            {
-                **observation,
-                "meta": {"security": [{"system": CONFIDENTIALITY, "code": "R"}]},
-                "subject": {"reference": f"Patient/{a}"},
-            },
+            {**observation(a), "meta": {"security": [{"system": CONFIDENTIALITY, "code": "R"}]}},
         ),
         "condition": await _post(
             app, {"resourceType": "Condition", "subject": {"reference": f"Patient/{a}"}, "code": {"text": "flu"}}
         ),
-        "other": await _post(app, {**observation, "subject": {"reference": f"Patient/{b}"}}),
+        "other": await _post(app, observation(b)),
     }
 
 
@@ -113,12 +108,7 @@ async def test_denied_practitioner_sees_nothing_of_the_patient_on_any_path(auth_
     assert not denied & _of_a(world) and f"Observation/{world['other']}" in denied
     colleague = await _visible(auth_app, token(auth_app, READER, subject="dr.no", fhir_user="Practitioner/doc2"), world)
     assert _of_a(world) <= colleague
-    write = {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"text": "x"},
-        "subject": {"reference": f"Patient/{world['a']}"},
-    }
+    write = observation(world["a"])
     refused = await auth_app.http.post("/fhir/Observation", json=write, headers=token(auth_app, ("user/*.cruds",)))
     assert refused.status_code == 403
 

@@ -1,0 +1,121 @@
+"""ORC -> the order in scope, OBR -> ServiceRequest (orders) or DiagnosticReport (results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ember.hl7v2.codes import ORDER_STATUS, ORDER_STATUS_CODE, REPORT_STATUS
+from ember.hl7v2.context import MappingContext, MappingError
+from ember.hl7v2.datatypes import (
+    codeable_concept,
+    compact,
+    date_time,
+    entity_identifier,
+    instant,
+    practitioner_reference,
+)
+from ember.hl7v2.message import Segment
+
+#: Message types whose OBR is a result (a DiagnosticReport); in any other it is an order.
+RESULT_MESSAGES = frozenset({"ORU", "OUL"})
+_ID_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
+
+def order_identifiers(segment: Segment, placer: int, filler: int) -> list[dict[str, Any]]:
+    """Placer (PLAC) and filler (FILL) order numbers, as typed Identifiers."""
+    found = []
+    for number, kind in ((placer, "PLAC"), (filler, "FILL")):
+        value = entity_identifier(segment.field(number)[0]) if segment.field(number) else None
+        if value is not None:
+            found.append({**value, "type": {"coding": [{"system": _ID_TYPE, "code": kind}]}})
+    return found
+
+
+def order_key(found: list[dict[str, Any]]) -> str | None:
+    """The business key of an order: its filler number when known, else its placer number."""
+    if not found:
+        return None
+    chosen = found[-1]
+    return f"{chosen.get('system', '')}|{chosen['value']}"
+
+
+def map_orc(segment: Segment, ctx: MappingContext) -> None:
+    """ORC: opens an order group; what follows (OBR, RXE, RXA) belongs to this order."""
+    ctx.order_key = order_key(order_identifiers(segment, 2, 3))
+    ctx.order_status = ORDER_STATUS_CODE.get(segment.value(5)) or ORDER_STATUS.get(segment.value(1))
+    ctx.order_authored = date_time(segment.value(9), ctx.default_offset)
+
+
+def map_obr(segment: Segment, ctx: MappingContext) -> None:
+    patient = ctx.require_patient(segment)
+    if not segment.field(4):
+        raise MappingError("OBR-4 (universal service identifier) is required", "OBR", 1, 4, code="101")
+    code = codeable_concept(segment.field(4)[0])
+    ctx.translate_later(code, segment.value(4, 3), segment.value(4, 1))
+    found = order_identifiers(segment, 2, 3)
+    key = order_key(found) or ctx.order_key
+    if ctx.message.message_code in RESULT_MESSAGES:
+        _report(segment, ctx, patient, code, found, key)
+    else:
+        _service_request(segment, ctx, patient, code, found, key)
+
+
+def _report(
+    segment: Segment,
+    ctx: MappingContext,
+    patient: dict[str, Any],
+    code: dict[str, Any] | None,
+    found: list[dict[str, Any]],
+    key: str | None,
+) -> None:
+    report = compact(
+        {
+            "resourceType": "DiagnosticReport",
+            "identifier": found,
+            "status": REPORT_STATUS.get(segment.value(25), "unknown"),
+            "code": code,
+            "subject": patient,
+            "encounter": ctx.encounter,
+            "effectiveDateTime": date_time(segment.value(7), ctx.default_offset),
+            "issued": instant(segment.value(22), ctx.default_offset),
+        }
+    )
+    assert report is not None
+    ctx.report = report
+    ctx.report_key = None if key is None else f"report|{key}"
+    ctx.add(report, ctx.report_key)
+
+
+def _service_request(
+    segment: Segment,
+    ctx: MappingContext,
+    patient: dict[str, Any],
+    code: dict[str, Any] | None,
+    found: list[dict[str, Any]],
+    key: str | None,
+) -> None:
+    request = compact(
+        {
+            "resourceType": "ServiceRequest",
+            "identifier": found,
+            "status": ctx.order_status or "active",
+            "intent": "order",
+            "priority": {"S": "stat", "A": "asap", "R": "routine"}.get(segment.value(5)),
+            "code": code,
+            "subject": patient,
+            "encounter": ctx.encounter,
+            "authoredOn": ctx.order_authored,
+            "requester": _requester(segment),
+        }
+    )
+    assert request is not None
+    ctx.report = None
+    ctx.report_key = None
+    ctx.add(request, None if key is None else f"order|{key}")
+
+
+def _requester(segment: Segment) -> dict[str, Any] | None:
+    ordering = segment.field(16)
+    if not ordering:
+        return None
+    return practitioner_reference(ordering[0])

@@ -29,6 +29,9 @@ class Settings:
     #: busy connections beat many: every backend competes for the same cores.
     postgres_pool_size: int = 4
     log_level: str = "info"
+    #: HL7 v2 MLLP listener port started by `ember serve`; 0 keeps it off (the usual port is 2575).
+    hl7_mllp_port: int = 0
+    hl7_mllp_host: str = "127.0.0.1"
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

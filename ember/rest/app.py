@@ -30,6 +30,7 @@ from ember.access import AccessContext
 from ember.fhir import jsonio
 from ember.fhir.model import type_definition
 from ember.fhir.outcome import FhirError, error
+from ember.hl7v2.bridge import Bridge
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
 from ember.interactions.router import route
@@ -160,15 +161,18 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app; opens the store on start-up and closes it on shutdown."""
     store = store or create_store(settings)
     endpoint = FhirEndpoint(store, settings)
+    hl7 = Bridge(store, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         settle_heap()
         jobs = asyncio.create_task(JobRunner(store, JOB_HANDLERS).run_forever())
+        await hl7.start()
         try:
             yield
         finally:
+            await hl7.stop()
             jobs.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
@@ -189,6 +193,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *hl7.routes(),
         # One route for the base and everything below it ("/fhirX" reaches route() and gets a 404).
         Route(FHIR_PREFIX + "{path:path}", endpoint, methods=_METHODS),
     ]

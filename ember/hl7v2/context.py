@@ -62,6 +62,7 @@ class MappingContext:
     report_key: str | None = None
     last_observation: dict[str, Any] | None = None
     order_authored: str | None = None
+    order_request: dict[str, Any] | None = None
     appointment: dict[str, Any] | None = None
     translatable: list[Translatable] = field(default_factory=list)
     #: Work left for the end of the message (an SIU's patient follows its SCH).

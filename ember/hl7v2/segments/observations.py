@@ -18,8 +18,8 @@ _COMPARATORS = frozenset({"<", "<=", ">", ">="})
 
 
 def map_obx(segment: Segment, ctx: MappingContext) -> None:
-    """OBX: one result. An OBX without an observation id (OBX-3) continues the text of the one
-    before it (multi-line reports), or is dropped when there is nothing to continue."""
+    """OBX: one result. An OBX without an observation id (OBX-3) is a line of a multi-line text
+    report (see `_continue_text`)."""
     patient = ctx.require_patient(segment)
     value_type = segment.value(2)
     if not segment.field(3):
@@ -142,7 +142,14 @@ def _reference_range(text: str, unit: dict[str, Any] | None) -> list[dict[str, A
 
 
 def _continue_text(segment: Segment, ctx: MappingContext, value_type: str) -> None:
+    """Text lines without an observation id: the previous text result goes on, or else they are
+    the report's narrative (DiagnosticReport.conclusion)."""
     text = segment.value(5)
     previous = ctx.last_observation
-    if previous is not None and text and value_type in _TEXT_TYPES and "valueString" in previous:
+    if not text or value_type not in _TEXT_TYPES:
+        return
+    if previous is not None and "valueString" in previous:
         previous["valueString"] += "\n" + text
+    elif ctx.report is not None:
+        conclusion = ctx.report.get("conclusion")
+        ctx.report["conclusion"] = f"{conclusion}\n{text}" if conclusion else text

@@ -18,6 +18,8 @@ from ember.hl7v2.message import Segment
 
 #: Message types whose OBR is a result (a DiagnosticReport); in any other it is an order.
 RESULT_MESSAGES = frozenset({"ORU", "OUL"})
+#: Order messages: their ORC is a ServiceRequest even without an OBR (diet, supply orders).
+ORDER_MESSAGES = frozenset({"ORM", "OML", "OMG", "OMD", "OMS", "OMN", "OMP", "OMI"})
 _ID_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 
@@ -40,10 +42,18 @@ def order_key(found: list[dict[str, Any]]) -> str | None:
 
 
 def map_orc(segment: Segment, ctx: MappingContext) -> None:
-    """ORC: opens an order group; what follows (OBR, RXE, RXA) belongs to this order."""
-    ctx.order_key = order_key(order_identifiers(segment, 2, 3))
+    """ORC: opens an order group; what follows (OBR, RXE, RXA) belongs to this order. In an
+    order message the ORC is itself the ServiceRequest, which a following OBR completes."""
+    found = order_identifiers(segment, 2, 3)
+    ctx.order_key = order_key(found)
     ctx.order_status = ORDER_STATUS_CODE.get(segment.value(5)) or ORDER_STATUS.get(segment.value(1))
     ctx.order_authored = date_time(segment.value(9), ctx.default_offset)
+    ctx.order_request = None
+    if ctx.message.message_code in ORDER_MESSAGES:
+        requester = practitioner_reference(segment.field(12)[0]) if segment.field(12) else None
+        request = _request(ctx, ctx.require_patient(segment), None, found, requester)
+        ctx.order_request = request
+        ctx.add(request, None if ctx.order_key is None else f"order|{ctx.order_key}")
 
 
 def map_obr(segment: Segment, ctx: MappingContext) -> None:
@@ -94,28 +104,42 @@ def _service_request(
     found: list[dict[str, Any]],
     key: str | None,
 ) -> None:
+    """OBR in an order message: the code of the ORC's ServiceRequest, or a new one."""
+    ctx.report = None
+    ctx.report_key = None
+    requester = practitioner_reference(segment.field(16)[0]) if segment.field(16) else None
+    priority = {"S": "stat", "A": "asap", "R": "routine"}.get(segment.value(5))
+    opened = ctx.order_request
+    if opened is not None and "code" not in opened:
+        opened.update(compact({"code": code, "priority": priority}) or {})
+        if requester:
+            opened.setdefault("requester", requester)
+        return
+    request = _request(ctx, patient, code, found, requester)
+    if priority:
+        request["priority"] = priority
+    ctx.add(request, None if key is None else f"order|{key}")
+
+
+def _request(
+    ctx: MappingContext,
+    patient: dict[str, Any],
+    code: dict[str, Any] | None,
+    found: list[dict[str, Any]],
+    requester: dict[str, Any] | None,
+) -> dict[str, Any]:
     request = compact(
         {
             "resourceType": "ServiceRequest",
             "identifier": found,
             "status": ctx.order_status or "active",
             "intent": "order",
-            "priority": {"S": "stat", "A": "asap", "R": "routine"}.get(segment.value(5)),
             "code": code,
             "subject": patient,
             "encounter": ctx.encounter,
             "authoredOn": ctx.order_authored,
-            "requester": _requester(segment),
+            "requester": requester,
         }
     )
     assert request is not None
-    ctx.report = None
-    ctx.report_key = None
-    ctx.add(request, None if key is None else f"order|{key}")
-
-
-def _requester(segment: Segment) -> dict[str, Any] | None:
-    ordering = segment.field(16)
-    if not ordering:
-        return None
-    return practitioner_reference(ordering[0])
+    return request

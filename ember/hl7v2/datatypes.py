@@ -41,14 +41,24 @@ def hd_system(namespace: str, universal_id: str, universal_type: str) -> str | N
 
 
 def identifier(rep: Repetition) -> dict[str, Any] | None:
-    """CX -> Identifier: value, system from the assigning authority (CX-4), type (CX-5)."""
+    """CX -> Identifier: value, system and assigner from the assigning authority (CX-4), type
+    (CX-5), period (CX-7, CX-8)."""
     value = component_value(rep, 1)
     if not value:
         return None
     system = hd_system(component_value(rep, 4, 1), component_value(rep, 4, 2), component_value(rep, 4, 3))
     type_code = component_value(rep, 5)
     id_type = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": type_code}]}
-    return compact({"system": system, "value": value, "type": id_type if type_code else None})
+    start, end = date(component_value(rep, 7)), date(component_value(rep, 8))
+    return compact(
+        {
+            "system": system,
+            "value": value,
+            "type": id_type if type_code else None,
+            "period": compact({"start": start, "end": end}) if not (start and end and end < start) else None,
+            "assigner": compact({"display": component_value(rep, 4, 1)}),
+        }
+    )
 
 
 def entity_identifier(rep: Repetition) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ from ember.hl7v2.datatypes import address, codeable_concept, compact, contact_po
 from ember.hl7v2.datatypes import identifier as cx_identifier
 from ember.hl7v2.message import Field, Segment
 
+_SSN = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "SS"}]}
+
 
 def identifiers(field: Field) -> list[dict[str, Any]]:
     return [found for rep in field if (found := cx_identifier(rep)) is not None]
@@ -21,8 +23,12 @@ def identity_key(found: list[dict[str, Any]]) -> str | None:
 
 
 def map_pid(segment: Segment, ctx: MappingContext) -> None:
-    """PID: the patient, matched by PID-3 (PID-2/PID-4 in old messages) with assigning authority."""
-    found = identifiers(segment.field(3)) or identifiers(segment.field(2)) or identifiers(segment.field(4))
+    """PID: the patient, matched by its first PID-3 identifier with assigning authority (PID-2 or
+    PID-4 in old messages without PID-3); PID-19 (SSN) is kept as an identifier too."""
+    found = [*identifiers(segment.field(3)), *identifiers(segment.field(2)), *identifiers(segment.field(4))]
+    key = identity_key(found)
+    if segment.value(19):
+        found.append({"system": "http://hl7.org/fhir/sid/us-ssn", "value": segment.value(19), "type": _SSN})
     deceased = segment.value(30) == "Y" or bool(segment.value(29))
     patient = compact(
         {
@@ -41,7 +47,7 @@ def map_pid(segment: Segment, ctx: MappingContext) -> None:
     assert patient is not None  # resourceType is always there
     if deceased and "deceasedDateTime" not in patient:
         patient["deceasedBoolean"] = True
-    ctx.patient_key = identity_key(found)
+    ctx.patient_key = key
     ctx.patient = ctx.add(patient, None if ctx.patient_key is None else f"patient|{ctx.patient_key}")
     ctx.patient_resource = patient
 

@@ -1,0 +1,112 @@
+"""Acknowledgement semantics: AA after commit, AE with ERR, AR; idempotency by MSH-10."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ember.access import AccessContext
+from ember.hl7v2 import dead_letters
+from ember.hl7v2.context import MappingContext
+from ember.hl7v2.ingest import PROCESSED, Ingestor
+from ember.hl7v2.mapper import SEGMENT_MAPS
+from ember.hl7v2.message import Segment
+from ember.store.base import HistoryQuery, Store
+from tests.hl7v2.support import versions
+
+pytestmark = pytest.mark.anyio
+
+ADT = (
+    "MSH|^~\\&|REG|NORTH|EMBER|HUB|20240102030405+0100||ADT^A01^ADT_A01|{id}|P|2.5\r"
+    "EVN|A01|20240102030405\r"
+    "PID|1||{mrn}^^^NORTH&1.2.3.4&ISO^MR||{family}^Ada^B||19800203|F|||1 Main St^^Springfield^IL^62701^US^H\r"
+    "PV1|1|I|WARD1^101^A^NORTH||||1234^Welby^Marcus|||||||||||||V{mrn}^^^NORTH&1.2.3.4&ISO^VN"
+    "|||||||||||||||||||||||||20240102030000+0100\r"
+)
+
+
+def adt(control_id: str = "C1", mrn: str = "MRN1", family: str = "Lovelace") -> bytes:
+    return ADT.format(id=control_id, mrn=mrn, family=family).encode()
+
+
+async def test_accepted_message_is_committed_before_the_ack(ingestor: Ingestor, store: Store) -> None:
+    outcome = await ingestor.receive(adt())
+    assert outcome.code == "AA"
+    assert "MSA|AA|C1" in outcome.ack
+    assert await versions(store, "Patient") == 1
+    assert await versions(store, "Encounter") == 1
+    async with store.transaction() as tx:
+        assert await tx.get_record(PROCESSED, "REG|NORTH|C1") is not None
+
+
+async def test_resent_message_is_acknowledged_again_not_applied_twice(ingestor: Ingestor, store: Store) -> None:
+    first = await ingestor.receive(adt())
+    written = await versions(store)
+    again = await ingestor.receive(adt())
+    assert (first.code, again.code) == ("AA", "AA")
+    assert again.duplicate and "MSA|AA|C1" in again.ack
+    assert await versions(store) == written
+
+
+async def test_concurrent_copies_of_one_message_apply_once(store: Store) -> None:
+    ingestors = [Ingestor(store) for _ in range(4)]
+    outcomes = await asyncio.gather(*(each.receive(adt("SAME")) for each in ingestors))
+    assert [o.code for o in outcomes] == ["AA"] * 4
+    assert sum(not o.duplicate for o in outcomes) == 1
+    assert await versions(store, "Patient") == 1
+
+
+async def test_same_patient_in_a_new_message_is_updated_not_duplicated(ingestor: Ingestor, store: Store) -> None:
+    await ingestor.receive(adt("C1", family="Lovelace"))
+    await ingestor.receive(adt("C2", family="King"))
+    assert await versions(store, "Patient") == 2  # two versions of one patient
+    history = await store.history(AccessContext.system(), HistoryQuery(resource_type="Patient"))
+    assert len({entry.version.id for entry in history}) == 1
+
+
+async def test_unmappable_message_gets_ae_with_err_and_writes_nothing(ingestor: Ingestor, store: Store) -> None:
+    message = b"MSH|^~\\&|LAB|X|||20240101||ORU^R01|E1|P|2.5.1\rOBR|1|||GLU^Glucose^L\rOBX|1|NM|GLU^Glucose^L||5\r"
+    outcome = await ingestor.receive(message)
+    assert outcome.code == "AE"
+    err = next(s for s in outcome.ack.split("\r") if s.startswith("ERR"))
+    assert err.split("|")[2] == "OBR^1^"  # ERR-2 location: the OBR that needs a patient
+    assert err.split("|")[3].startswith("100^")  # ERR-3: table 0357 code
+    assert "no PID" in err
+    assert await versions(store) == 0
+    [letter] = await dead_letters.list_all(store)
+    assert (letter.ack_code, letter.control_id) == ("AE", "E1")
+
+
+async def test_message_whose_fhir_is_refused_rolls_back_whole_message(
+    ingestor: Ingestor, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site map (here for a Z-segment) that produces invalid FHIR: the patient and encounter
+    of the same message are not written either, and ERR-8 says where FHIR refused it."""
+
+    def map_zpx(segment: Segment, ctx: MappingContext) -> None:
+        ctx.add(
+            {"resourceType": "Flag", "status": segment.value(1), "code": {"text": "x"}, "subject": ctx.patient}, None
+        )
+
+    monkeypatch.setitem(SEGMENT_MAPS, "ZPX", map_zpx)
+    outcome = await ingestor.receive(adt("V2") + b"ZPX|not-a-status\r")
+    assert outcome.code == "AE"
+    assert "Flag.status" in outcome.ack or "resource.status" in outcome.ack
+    assert await versions(store) == 0
+    assert (await ingestor.receive(adt("V3") + b"ZPX|active\r")).code == "AA"
+    assert await versions(store, "Flag") == 1
+
+
+async def test_unparseable_message_gets_ar(ingestor: Ingestor, store: Store) -> None:
+    outcome = await ingestor.receive(b"MSH|^~|broken")
+    assert outcome.code == "AR"
+    assert "MSA|AR|" in outcome.ack and "ERR|" in outcome.ack
+    assert await versions(store) == 0
+    assert len(await dead_letters.list_all(store)) == 1
+
+
+async def test_ack_message_is_not_processed(ingestor: Ingestor, store: Store) -> None:
+    outcome = await ingestor.receive(b"MSH|^~\\&|A|B|C|D|20240101||ACK^A01|X9|P|2.5\rMSA|AA|C1\r")
+    assert outcome.code == "AE"
+    assert "200^" in outcome.ack

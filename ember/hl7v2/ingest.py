@@ -65,7 +65,7 @@ class Ingestor:
         return await self.apply(message)
 
     async def apply(self, message: Message) -> Outcome:
-        key = f"{message.sender_key}|{message.control_id}"
+        key = message.idempotency_key
         if await self._seen(key):
             return Outcome(acknowledgement(message, ACCEPT), ACCEPT, duplicate=True)
         try:

@@ -12,6 +12,7 @@ Segments may end in CR, LF or CRLF: all become CR before python-hl7 sees them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -75,6 +76,13 @@ class Message:
         return self.header.value(10)
 
     @property
+    def idempotency_key(self) -> str:
+        """Sender and control id (unique per sender, HL7 2.8 ch. 2); a message without MSH-10
+        is known by a digest of its text, so an identical resend is still recognised."""
+        control_id = self.control_id or "#" + hashlib.sha256(self.raw.encode()).hexdigest()[:32]
+        return f"{self.sender_key}|{control_id}"
+
+    @property
     def message_code(self) -> str:
         return self.header.value(9, 1)
 
@@ -125,8 +133,8 @@ def parse_message(text: str) -> Message:
     if bad is not None:
         raise MessageError(f"'{bad[:10]}' is not a segment name")
     message = Message(segments, text)
-    if not message.message_code or not message.control_id:
-        raise MessageError("MSH-9 (message type) and MSH-10 (control id) are required")
+    if not message.message_code:
+        raise MessageError("MSH-9 (message type) is required")
     return message
 
 

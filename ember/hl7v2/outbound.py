@@ -25,7 +25,9 @@ _REFRESH_SECONDS = 5.0
 
 
 class _EndpointCache:
-    """The endpoint names of this process, re-read at most every `_REFRESH_SECONDS`."""
+    """The endpoint names of this process, re-read at most every `_REFRESH_SECONDS`: a server
+    process has one store, so one cache per process is enough (an endpoint added by another
+    process is seen within that delay)."""
 
     names: tuple[str, ...] = ()
     expires = 0.0
@@ -56,7 +58,8 @@ async def enqueue_results(tx: Transaction, versions: Sequence[NewVersion]) -> No
 
 
 def install() -> None:
-    """Register the observer once per process."""
+    """Register the observer once per process (and read the endpoints afresh)."""
+    _EndpointCache.forget()
     if enqueue_results not in WRITE_OBSERVERS:
         WRITE_OBSERVERS.append(enqueue_results)
 

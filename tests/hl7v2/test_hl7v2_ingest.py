@@ -110,3 +110,9 @@ async def test_ack_message_is_not_processed(ingestor: Ingestor, store: Store) ->
     outcome = await ingestor.receive(b"MSH|^~\\&|A|B|C|D|20240101||ACK^A01|X9|P|2.5\rMSA|AA|C1\r")
     assert outcome.code == "AE"
     assert "200^" in outcome.ack
+
+
+async def test_message_without_control_id_is_still_applied_once(ingestor: Ingestor, store: Store) -> None:
+    message = b"MSH|^~\\&|HIS|ASE|LIS|Rapela|||ADT^A08||T|2.5\rPID|1||5^^^ASE^MR||Poe^Al\r"
+    assert [(await ingestor.receive(message)).code for _ in range(2)] == ["AA", "AA"]
+    assert await versions(store, "Patient") == 1

@@ -66,7 +66,6 @@ def test_latin1_bytes_are_read() -> None:
         "PID|1",
         "MSH|^~|A",
         "MSH|^^^^|A|B",
-        "MSH|^~\\&|A|B|||x||ADT^A01",
         "MSH|^~\\&|A|B|||x|||1|P\r",
         "MSH|^~\\&|A\r0|x",
     ],

@@ -1,0 +1,55 @@
+"""POST /hl7v2 and GET /hl7v2/errors on the application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from ember.hl7v2.ack import ack_code
+from ember.rest.app import create_app
+from ember.settings import Settings
+from ember.store.base import Store
+from tests.hl7v2.support import versions
+
+pytestmark = pytest.mark.anyio
+
+MEDIA = "x-application/hl7-v2+er7"
+MESSAGE = b"MSH|^~\\&|A|B|||20240101||ADT^A04|H1|P|2.5\rPID|1||42^^^B^MR||Roe^Ann||19600101|F\r"
+
+
+@pytest.fixture
+async def app_client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(max_body_bytes=4096), store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ember.test") as client:
+        yield client
+
+
+async def test_post_message_returns_its_ack(app_client: httpx.AsyncClient, store: Store) -> None:
+    response = await app_client.post("/hl7v2", content=MESSAGE, headers={"content-type": MEDIA})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(MEDIA)
+    assert ack_code(response.text) == "AA" and "MSA|AA|H1" in response.text
+    assert await versions(store, "Patient") == 1
+
+
+async def test_wrong_media_type_is_415_operation_outcome(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.post("/hl7v2", content=MESSAGE, headers={"content-type": "text/plain"})
+    assert response.status_code == 415 and response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_too_large_and_empty_bodies_are_refused(app_client: httpx.AsyncClient) -> None:
+    large = await app_client.post("/hl7v2", content=MESSAGE + b"NTE|1||" + b"x" * 5000, headers={"content-type": MEDIA})
+    empty = await app_client.post("/hl7v2", content=b"", headers={"content-type": MEDIA})
+    assert (large.status_code, empty.status_code) == (413, 400)
+    assert large.json()["resourceType"] == empty.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_failed_messages_are_listed_as_operation_outcomes(app_client: httpx.AsyncClient) -> None:
+    bad = await app_client.post("/hl7v2", content=b"not hl7", headers={"content-type": MEDIA})
+    assert ack_code(bad.text) == "AR"
+    listing = (await app_client.get("/hl7v2/errors")).json()
+    assert listing["resourceType"] == "Bundle" and listing["total"] == 1
+    [entry] = listing["entry"]
+    issue = entry["resource"]["issue"][0]
+    assert issue["details"]["coding"][0]["code"] == "AR" and "not hl7" in issue["diagnostics"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from ember.hl7v2.ack import ack_code
+from ember.hl7v2.mllp import send_messages
 from ember.rest.app import create_app
 from ember.settings import Settings
 from ember.store.base import Store
+from tests.backends import Backend
 from tests.hl7v2.support import versions
 
 pytestmark = pytest.mark.anyio
@@ -53,3 +56,16 @@ async def test_failed_messages_are_listed_as_operation_outcomes(app_client: http
     [entry] = listing["entry"]
     issue = entry["resource"]["issue"][0]
     assert issue["details"]["coding"][0]["code"] == "AR" and "not hl7" in issue["diagnostics"]
+
+
+async def test_server_starts_the_mllp_listener_when_a_port_is_set(backend: Backend, store_location: str) -> None:
+    """The app's lifespan opens its own store and runs the listener while it serves."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(Settings(hl7_mllp_port=port), backend.store(store_location))
+    async with app.router.lifespan_context(app):
+        [ack] = await send_messages("127.0.0.1", port, [MESSAGE.decode()])
+        assert ack_code(ack) == "AA"
+    with pytest.raises(OSError):
+        await send_messages("127.0.0.1", port, [MESSAGE.decode()], timeout=2)

@@ -33,16 +33,27 @@ class MessageError(Exception):
     """The bytes are not an HL7 v2 message we can read: answered with an AR acknowledgement."""
 
 
-@dataclass(slots=True)
 class Segment:
-    """One segment: its name and fields numbered as in the standard (`field(3)` is PID-3)."""
+    """One segment: its name and fields numbered as in the standard (`field(3)` is PID-3).
 
-    name: str
-    fields: list[Field]
+    A field is normalised the first time a map asks for it: a map reads a few fields of each
+    segment, and normalising all of them cost a third of the parse."""
+
+    __slots__ = ("name", "_parsed", "_raw", "_fields")
+
+    def __init__(self, name: str, parsed: hl7.Message, raw: list[object]) -> None:
+        self.name = name
+        self._parsed = parsed
+        self._raw = raw
+        self._fields: dict[int, Field] = {}
 
     def field(self, number: int) -> Field:
         """All repetitions of field `number` (empty when absent)."""
-        return self.fields[number] if 0 < number < len(self.fields) else []
+        found = self._fields.get(number)
+        if found is None:
+            found = _field(self._parsed, self._raw[number]) if 0 < number < len(self._raw) else []
+            self._fields[number] = found
+        return found
 
     def value(self, number: int, component: int = 1, subcomponent: int = 1, repetition: int = 1) -> str:
         """One atomic value, '' when absent (HL7 v2 does not distinguish absent from empty)."""
@@ -139,16 +150,13 @@ def parse_message(text: str) -> Message:
 
 
 def _segment(parsed: hl7.Message, raw: hl7.Segment) -> Segment:
-    name = str(raw[0])
-    fields: list[Field] = [[[[name]]]]
+    fields: list[object] = list(raw)
+    name = str(fields[0])
+    segment = Segment(name, parsed, fields)
     if name == "MSH":
         # MSH-1 is the field separator itself and MSH-2 the encoding characters: never split.
-        fields += [[[[str(raw[1])]]], [[[str(raw[2])]]]]
-        rest = list(raw)[3:]
-    else:
-        rest = list(raw)[1:]
-    fields += [_field(parsed, item) for item in rest]
-    return Segment(name, fields)
+        segment._fields.update({1: [[[str(fields[1])]]], 2: [[[str(fields[2])]]]})
+    return segment
 
 
 def _field(parsed: hl7.Message, field: object) -> Field:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ember.hl7v2.codes import ORDER_STATUS, ORDER_STATUS_CODE, REPORT_STATUS
@@ -63,28 +64,31 @@ def map_obr(segment: Segment, ctx: MappingContext) -> None:
     code = codeable_concept(segment.field(4)[0])
     ctx.translate_later(code, segment.value(4, 3), segment.value(4, 1))
     found = order_identifiers(segment, 2, 3)
-    key = order_key(found) or ctx.order_key
+    facts = _Obr(patient, code, found, order_key(found) or ctx.order_key)
     if ctx.message.message_code in RESULT_MESSAGES:
-        _report(segment, ctx, patient, code, found, key)
+        _report(segment, ctx, facts)
     else:
-        _service_request(segment, ctx, patient, code, found, key)
+        _service_request(segment, ctx, facts)
 
 
-def _report(
-    segment: Segment,
-    ctx: MappingContext,
-    patient: dict[str, Any],
-    code: dict[str, Any] | None,
-    found: list[dict[str, Any]],
-    key: str | None,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Obr:
+    """What an OBR says whichever resource it becomes."""
+
+    patient: dict[str, Any]
+    code: dict[str, Any] | None
+    identifiers: list[dict[str, Any]]
+    key: str | None
+
+
+def _report(segment: Segment, ctx: MappingContext, obr: _Obr) -> None:
     report = compact(
         {
             "resourceType": "DiagnosticReport",
-            "identifier": found,
+            "identifier": obr.identifiers,
             "status": REPORT_STATUS.get(segment.value(25), "unknown"),
-            "code": code,
-            "subject": patient,
+            "code": obr.code,
+            "subject": obr.patient,
             "encounter": ctx.encounter,
             "effectiveDateTime": date_time(segment.value(7), ctx.default_offset),
             "issued": instant(segment.value(22), ctx.default_offset),
@@ -92,18 +96,11 @@ def _report(
     )
     assert report is not None
     ctx.report = report
-    ctx.report_key = None if key is None else f"report|{key}"
+    ctx.report_key = None if obr.key is None else f"report|{obr.key}"
     ctx.add(report, ctx.report_key)
 
 
-def _service_request(
-    segment: Segment,
-    ctx: MappingContext,
-    patient: dict[str, Any],
-    code: dict[str, Any] | None,
-    found: list[dict[str, Any]],
-    key: str | None,
-) -> None:
+def _service_request(segment: Segment, ctx: MappingContext, obr: _Obr) -> None:
     """OBR in an order message: the code of the ORC's ServiceRequest, or a new one."""
     ctx.report = None
     ctx.report_key = None
@@ -111,14 +108,14 @@ def _service_request(
     priority = {"S": "stat", "A": "asap", "R": "routine"}.get(segment.value(5))
     opened = ctx.order_request
     if opened is not None and "code" not in opened:
-        opened.update(compact({"code": code, "priority": priority}) or {})
+        opened.update(compact({"code": obr.code, "priority": priority}) or {})
         if requester:
             opened.setdefault("requester", requester)
         return
-    request = _request(ctx, patient, code, found, requester)
+    request = _request(ctx, obr.patient, obr.code, obr.identifiers, requester)
     if priority:
         request["priority"] = priority
-    ctx.add(request, None if key is None else f"order|{key}")
+    ctx.add(request, None if obr.key is None else f"order|{obr.key}")
 
 
 def _request(

@@ -5,7 +5,9 @@ the ACK of the previous, as a real sender does) for a bounded time, to:
   - `ember hl7 listen` on a scratch database (the real path: parse, map, FHIR transaction with
     the control-id record, commit, then ACK), for ADT^A01 and for ORU^R01 with 10 OBX;
   - an MLLP echo server in its own process that ACKs without processing (the ceiling: framing,
-    loopback and the load generator, which shares the 2 cores).
+    loopback and the load generator, which shares the 2 cores);
+  - the same messages through the Ingestor in this process, one at a time, no socket (what the
+    processing itself costs: parse, map, FHIR transaction, commit).
 Every message has its own control id and its own patient / order numbers, so nothing is a
 resend. Durability is the default (SQLite synchronous=FULL: fsync on every commit).
 
@@ -27,7 +29,10 @@ from pathlib import Path
 
 from bench._server import free_port, scratch_database, stop_group
 from ember.hl7v2.ack import ack_code
+from ember.hl7v2.ingest import Ingestor
 from ember.hl7v2.mllp import END, frame, read_frame
+from ember.settings import Settings
+from ember.store import create_store
 
 _IDS = itertools.count()
 MessageMaker = Callable[[int], str]
@@ -137,6 +142,28 @@ async def echo_server(port: int) -> None:
         await server.serve_forever()
 
 
+async def _in_process(url: str, make: MessageMaker, seconds: float) -> float:
+    store = create_store(Settings(database_url=url))
+    await store.open()
+    try:
+        ingestor, count = Ingestor(store), 0
+        start = time.perf_counter()
+        while time.perf_counter() < start + seconds:
+            outcome = await ingestor.receive(make(next(_IDS)).encode())
+            if outcome.code != "AA":
+                raise RuntimeError(outcome.ack)
+            count += 1
+        return count / (time.perf_counter() - start)
+    finally:
+        await store.close()
+
+
+def measure_in_process(backend: str, url: str, seconds: float) -> None:
+    for label, make in (("ADT^A01", adt), ("ORU^R01 (10 OBX)", oru)):
+        rate = asyncio.run(_in_process(url, make, seconds))
+        print(f"{'in-process Ingestor (' + backend + ')':<28} {label:<18} {rate:>9,.0f} msg/s   (one at a time)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -157,6 +184,7 @@ def main() -> None:
             with scratch_database(backend, directory) as url:
                 port = free_port()
                 listen = [sys.executable, "-m", "ember", "hl7", "listen", "--port", str(port), "--database", url]
+                measure_in_process(backend, url, args.seconds)
                 measure(
                     f"ember hl7 listen ({backend})",
                     listen,

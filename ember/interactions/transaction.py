@@ -13,6 +13,7 @@ import binascii
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from ember.access import AccessContext
 from ember.fhir import jsonio
@@ -22,17 +23,17 @@ from ember.interactions import patch as patch_interaction
 from ember.interactions.batch import execute_batch, run_entry
 from ember.interactions.bundle_entries import BundleEntry, processing_order, read_bundle
 from ember.interactions.bundles import bundle
-from ember.interactions.conditional import resolve_conditional_references
+from ember.interactions.conditional import matching_ids, resolve_conditional_references
 from ember.interactions.create import existing_match
 from ember.interactions.observers import write_versions
 from ember.interactions.prefer import MINIMAL, OUTCOME, REPRESENTATION, preferred_return
 from ember.interactions.references import assign_identities, rewrite_references
 from ember.interactions.request import FhirRequest, FhirResponse
-from ember.interactions.versioning import etag, fhir_instant, now
+from ember.interactions.versioning import etag, fhir_instant, new_id, now
 from ember.interactions.writes import in_transaction, plan_create, plan_delete, plan_update
 from ember.store.base import NewVersion, Store, StoredVersion, Transaction
 
-_WRITES = ("create", "update", "patch", "delete")
+_WRITES = ("create", "update", "patch", "delete", "conditional-update", "conditional-delete", "conditional-patch")
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
@@ -60,6 +61,7 @@ async def execute_transaction(
     moment = now()
 
     async def work(transaction: Transaction) -> dict[int, dict[str, Any]]:
+        await _resolve_conditional_targets(transaction, writes)
         matched = await _conditional_create_matches(transaction, writes)
         identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
         for entry in readable:
@@ -99,6 +101,35 @@ async def _conditional_create_matches(transaction: Transaction, writes: list[Bun
     return matched
 
 
+async def _resolve_conditional_targets(transaction: Transaction, writes: list[BundleEntry]) -> None:
+    """Turn `PUT/PATCH/DELETE Type?criteria` entries into plain instance writes on their match
+    (http.html#cond-update): an update without a match creates (with the body's id or a new
+    one), a delete without one does nothing, a patch without one is 404; several matches are 412.
+    They are resolved first, so references to their fullUrl point at the resource they chose."""
+    for entry in writes:
+        request = entry.request
+        if not request.interaction.startswith("conditional-"):
+            continue
+        where = f"{entry.location}.request.url"
+        ids = await matching_ids(transaction, request.resource_type or "", urlencode(request.params), where)
+        if len(ids) > 1:
+            raise error(412, "multiple-matches", f"The criteria match {len(ids)} resources; refine them", where)
+        match = next(iter(ids), None)
+        request.interaction, request.params = request.interaction.removeprefix("conditional-"), []
+        if request.interaction == "update":
+            body_id = request.body.get("id") if isinstance(request.body, dict) else None
+            if match is not None and body_id not in (None, match):
+                message = f"The resource id '{body_id}' differs from the matched resource '{match}'"
+                raise error(400, "invalid", message, f"{entry.location}.resource.id")
+            request.id = match or body_id or new_id()
+            if isinstance(request.body, dict):
+                request.body["id"] = request.id
+        elif match is None and request.interaction == "patch":
+            raise error(404, "not-found", "The conditional patch criteria match no resource", where)
+        else:
+            request.id = match  # None: a delete with nothing to delete
+
+
 def _all_readable(entries: list[BundleEntry | FhirError]) -> list[BundleEntry]:
     issues = [issue for entry in entries if isinstance(entry, FhirError) for issue in entry.issues]
     if issues:
@@ -131,6 +162,8 @@ def _refuse_repeated_targets(writes: list[BundleEntry]) -> None:
 
 def _plan(entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], moment: datetime) -> NewVersion | None:
     request = entry.request
+    if request.id is None and request.interaction == "delete":
+        return None  # a conditional delete that matched nothing
     key = (request.resource_type or "", request.id or "")
     if_match = request.headers.get("if-match")
     try:

@@ -7,13 +7,14 @@ rules is what lets SQLite and PostgreSQL pass one shared test suite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from ember.access import AccessContext
+from ember.store.search_query import Condition, IncludeSpec, SearchMatch, SearchQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +33,9 @@ class StoredVersion:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class TokenKey:
-    """One token search index row of a resource: `param` (a search parameter name) matched
-    `system|code`. The interaction layer extracts them; the store keeps them with the current
-    version so conditional operations and searches find resources by identifier."""
-
-    param: str
-    system: str
-    code: str
+#: Search index rows by table kind ("token", "string"...: see ember/store/index_tables.py),
+#: each row the table's columns after resource_type and id.
+IndexRows = Mapping[str, Sequence[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +43,7 @@ class NewVersion:
     """A version to write. `expected_version` is the current version the writer based it on
     (0 for a resource that must not exist yet); the store refuses the write if it changed.
     Several versions of one resource may be written together as a chain (v1 expecting 0, then
-    v2 expecting 1); the token index follows the last. `last_updated` is timezone-aware."""
+    v2 expecting 1); the search index follows the last. `last_updated` is timezone-aware."""
 
     resource_type: str
     id: str
@@ -57,7 +52,7 @@ class NewVersion:
     deleted: bool
     body: bytes
     expected_version: int
-    tokens: tuple[TokenKey, ...] = ()
+    index: IndexRows = field(default_factory=dict)
 
     def as_stored(self) -> StoredVersion:
         """The version as reads will return it once written."""
@@ -139,6 +134,14 @@ class Transaction(Protocol):
     async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
         """Ids of current, not deleted resources of a type indexed with `param` = system|code
         (`system` None matches any system), at most a few: callers only need to tell 0, 1, many."""
+        ...
+
+    async def search_ids(
+        self, ctx: AccessContext, resource_type: str, conditions: Sequence[Condition], *, limit: int = 3
+    ) -> list[str]:
+        """Ids of up to `limit` current resources matching every condition, as this unit of work
+        sees them; concurrent units asking the same question take turns, so two conditional
+        creates cannot both find nothing."""
         ...
 
     # --- durable jobs (the outbox): they commit or vanish with the data written beside them ---
@@ -235,6 +238,21 @@ class Store(Protocol):
 
     async def history_count(self, ctx: AccessContext, query: HistoryQuery) -> int:
         """How many versions the history query matches over all pages."""
+        ...
+
+    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
+        """One page of matches of `query` the caller may see, in order, and whether more follow."""
+        ...
+
+    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
+        """How many resources the caller may see match `query` over all pages."""
+        ...
+
+    async def included(
+        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
+    ) -> list[tuple[str, str, bytes]]:
+        """(type, id, body) of what `keys` refer to through `spec` (`_include`), or of what refers
+        to them (`reverse`: `_revinclude`), among what the caller may see."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:

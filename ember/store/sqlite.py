@@ -34,8 +34,11 @@ from ember.store.base import (
     VersionConflict,
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
+from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
+from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
+from ember.store.searching import Searcher, TransactionSearch
 
 T = TypeVar("T")
 
@@ -60,7 +63,7 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
     return StoredVersion(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]), row[5])
 
 
-class SqliteTransaction(JobsAndRecords):
+class SqliteTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on the writer connection; every call runs on the writer thread."""
 
     def __init__(self, store: SqliteStore) -> None:
@@ -104,6 +107,7 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
     check and the insert.
     """
     pending: dict[tuple[str, str], int] = {}
+    existed: set[tuple[str, str]] = set()
     for version in versions:
         key = (version.resource_type, version.id)
         if key in pending:
@@ -111,6 +115,8 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         else:
             row = connection.execute("SELECT version FROM resource WHERE resource_type = ? AND id = ?", key).fetchone()
             current = row[0] if row else 0
+            if current:
+                existed.add(key)
         if current != version.expected_version:
             raise VersionConflict(version.resource_type, version.id)
         pending[key] = version.version
@@ -124,17 +130,27 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         duplicate = versions[0]
         raise VersionConflict(duplicate.resource_type, duplicate.id) from None
     connection.executemany(_UPSERT_CURRENT_SQL, rows)
-    latest = {(v.resource_type, v.id): v for v in versions}  # the index follows the last version
-    connection.executemany("DELETE FROM token_index WHERE resource_type = ? AND id = ?", list(latest))
-    connection.executemany(
-        "INSERT INTO token_index (resource_type, id, param, system, code) VALUES (?, ?, ?, ?, ?)",
-        [
-            (v.resource_type, v.id, t.param, t.system, t.code)
+    _replace_index_rows(connection, {(v.resource_type, v.id): v for v in versions}, existed)
+
+
+def _replace_index_rows(
+    connection: sqlite3.Connection, latest: dict[tuple[str, str], NewVersion], existed: set[tuple[str, str]]
+) -> None:
+    """The search index follows each resource's last version; only resources that existed
+    before this write can have rows to remove."""
+    for table in INDEX_TABLES:
+        if existed:
+            connection.executemany(f"DELETE FROM {table.name} WHERE resource_type = ? AND id = ?", list(existed))
+        rows = [
+            (v.resource_type, v.id, *row)
             for v in latest.values()
             if not v.deleted
-            for t in v.tokens
-        ],
-    )
+            for row in v.index.get(table.kind, ())
+        ]
+        if rows:
+            columns = table.column_names
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            connection.executemany(sql, rows)
 
 
 class SqliteStore:
@@ -150,6 +166,7 @@ class SqliteStore:
         self._scanner_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-scanner")
         self._write_lock = asyncio.Lock()
         self._lock_file: int | None = None
+        self._searcher = Searcher(self._scan, _numbered)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -201,6 +218,20 @@ class SqliteStore:
         sql, params = history_sql(query, count_only=True, placeholder=_qmark, instant=format_instant)
         row = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchone(), self._scanner)
         return int(row[0])
+
+    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
+        return await self._searcher.search(ctx, query)
+
+    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
+        return await self._searcher.count(ctx, query)
+
+    async def included(
+        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
+    ) -> list[tuple[str, str, bytes]]:
+        return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _scan(self, sql: str, params: list[Any]) -> list[Any]:
+        return await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -289,3 +320,8 @@ def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+def _numbered(position: int) -> str:
+    """`?N`: search SQL repeats expressions (sort keys in SELECT and ORDER BY) that bind once."""
+    return f"?{position}"

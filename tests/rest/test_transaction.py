@@ -219,3 +219,79 @@ async def test_work_alongside_a_transaction_commits_or_rolls_back_with_it(store:
         assert await tx.get_record("message", "MSG-2") is None
     families = [entry.version.body for entry in await store.history(ctx, HistoryQuery(resource_type="Patient"))]
     assert len(families) == 1 and b"Kept" in families[0]
+
+
+MRN = "http://hospital.example/mrn"
+
+
+def _conditional_bundle(mrn: str, family: str, *extra: dict[str, Any]) -> dict[str, Any]:
+    patient = {"resourceType": "Patient", "identifier": [{"system": MRN, "value": mrn}], "name": [{"family": family}]}
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "weight"},
+        "subject": {"reference": "urn:uuid:patient"},
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:patient",
+                "resource": patient,
+                "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|{mrn}"},
+            },
+            {"resource": observation, "request": {"method": "POST", "url": "Observation"}},
+            *extra,
+        ],
+    }
+
+
+async def test_conditional_update_in_a_transaction_creates_then_updates_the_match(client: httpx.AsyncClient) -> None:
+    first = await client.post("", json=_conditional_bundle("42", "First"))
+    assert first.status_code == 200, first.text
+    created = first.json()["entry"][0]["response"]
+    assert created["status"] == "201 Created"
+    patient_id = created["location"].split("/")[1]
+    second = await client.post("", json=_conditional_bundle("42", "Second"))
+    updated = second.json()["entry"][0]["response"]
+    assert updated["status"] == "200 OK" and updated["location"] == f"Patient/{patient_id}/_history/2"
+    observation_location = second.json()["entry"][1]["response"]["location"]
+    observation = (await client.get(observation_location.rsplit("/_history", 1)[0])).json()
+    assert observation["subject"]["reference"] == f"Patient/{patient_id}"
+    assert (await client.get(f"/Patient/{patient_id}")).json()["name"][0]["family"] == "Second"
+
+
+async def test_conditional_writes_in_a_transaction_matching_several_resources_roll_back(
+    client: httpx.AsyncClient,
+) -> None:
+    for _ in range(2):
+        twin = {"resourceType": "Patient", "identifier": [{"system": MRN, "value": "7"}]}
+        assert (await client.post("/Patient", json=twin)).status_code == 201
+    response = await client.post("", json=_conditional_bundle("7", "Ambiguous"))
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["expression"] == ["Bundle.entry[0].request.url"]
+    history = (await client.get("/Observation/_history")).json()
+    assert history.get("total", len(history.get("entry", []))) == 0
+
+
+async def test_conditional_delete_in_a_transaction_removes_the_one_match_or_nothing(client: httpx.AsyncClient) -> None:
+    kept = await client.post(
+        "/Patient", json={"resourceType": "Patient", "identifier": [{"system": MRN, "value": "k"}]}
+    )
+    doomed = await client.post(
+        "/Patient", json={"resourceType": "Patient", "identifier": [{"system": MRN, "value": "d"}]}
+    )
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"request": {"method": "DELETE", "url": f"Patient?identifier={MRN}|d"}},
+            {"request": {"method": "DELETE", "url": f"Patient?identifier={MRN}|nobody"}},
+        ],
+    }
+    response = await client.post("", json=bundle)
+    assert response.status_code == 200, response.text
+    assert [e["response"]["status"] for e in response.json()["entry"]] == ["204 No Content", "204 No Content"]
+    assert (await client.get(f"/Patient/{doomed.json()['id']}")).status_code == 410
+    assert (await client.get(f"/Patient/{kept.json()['id']}")).status_code == 200

@@ -13,7 +13,8 @@ Output shape (all element tables are flattened snapshots, inherited elements inc
    "types": {type key: {element name: element}},
    "constraints": {type key: [[element path, key, severity, human, expression], ...]},
    "requiredValueSets": {value set url: {code system url: [codes]}},
-   "searchParameters": [{"code", "type", "base": [types], "expression"?, "target"?}],
+   "searchParameters": [{"code", "type", "base", "url", "description", "expression"?, "target"?, "component"?}],
+   "compartments": {compartment: {resource type: [search parameter codes]}},
    "unexpandedValueSets": [urls of required value sets that could not be expanded]}
 A type key is a type name ("Patient", "HumanName") or the path of a backbone element
 ("Patient.contact"); its elements are listed in definition order (FHIR XML needs it), every
@@ -35,6 +36,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -228,23 +230,51 @@ def build(source: Path) -> dict[str, Any]:
     model["resourceTypes"].sort()
     model["requiredValueSets"], model["unexpandedValueSets"] = required_value_sets(model, source)
     model["searchParameters"] = search_parameters(source)
+    model["compartments"] = compartments(source)
     return model
 
 
 def search_parameters(source: Path) -> list[dict[str, Any]]:
-    """Every core SearchParameter as {code, type, base, expression, target?}, for indexing."""
+    """Every core SearchParameter as {code, type, base, url, description, expression?, target?,
+    component?}; a composite's components name the parameter they reuse by its code."""
     with gzip.open(source / "search-parameters.json.gz") as handle:
         bundle = json.load(handle)
+    parameters = [entry["resource"] for entry in bundle["entry"]]
+    code_of_url = {parameter["url"]: parameter["code"] for parameter in parameters}
     compact = []
-    for entry in bundle["entry"]:
-        parameter = entry["resource"]
-        row = {key: parameter[key] for key in ("code", "type", "base") if key in parameter}
+    for parameter in parameters:
+        row = {key: parameter[key] for key in ("code", "type", "base", "url") if key in parameter}
+        row["description"] = parameter.get("description", "")
         if parameter.get("expression"):
             row["expression"] = parameter["expression"]
         if parameter.get("target"):
             row["target"] = parameter["target"]
+        if parameter.get("component"):
+            row["component"] = [
+                {"code": code_of_url[part["definition"]], "expression": part["expression"]}
+                for part in parameter["component"]
+            ]
         compact.append(row)
     return sorted(compact, key=lambda row: (row["code"], row["base"]))
+
+
+def compartments(source: Path) -> dict[str, dict[str, list[str]]]:
+    """The official CompartmentDefinitions: compartment type -> resource type -> the search
+    parameters that put a resource in the compartment (`{def}` marks the compartment's own type)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    with tarfile.open(source / "hl7.fhir.r4.core-4.0.1.package.tgz") as package:
+        for member in package.getmembers():
+            name = member.name.rsplit("/", 1)[-1]
+            if not name.startswith("CompartmentDefinition-") or name == "CompartmentDefinition-example.json":
+                continue
+            extracted = package.extractfile(member)
+            if extracted is None:
+                continue
+            definition = json.load(extracted)
+            found[definition["code"]] = {
+                entry["code"]: entry["param"] for entry in definition.get("resource", []) if entry.get("param")
+            }
+    return found
 
 
 def _sorted(value: Any) -> Any:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from ember.hl7v2.datatypes import offset_of
 from ember.hl7v2.message import Message, Segment
@@ -29,6 +30,18 @@ class MappingError(Exception):
         self.field_number = field_number
         #: HL7 table 0357 message error condition code (207: application internal error).
         self.code = code
+
+
+def identifier_criteria(identifier: dict[str, Any]) -> str:
+    """`system|value` token search criteria, escaped (search.html#escaping); `|value` when the
+    identifier has no system, so it never matches the same value of another system."""
+    return "|".join(_escape(identifier.get(part, "")) for part in ("system", "value"))
+
+
+def _escape(text: str) -> str:
+    for special in ("\\", "|", ",", "$"):
+        text = text.replace(special, "\\" + special)
+    return text
 
 
 def stable_id(resource_type: str, key: str) -> str:
@@ -57,6 +70,7 @@ class MappingContext:
     patient_resource: dict[str, Any] | None = None
     encounter: dict[str, Any] | None = None
     order_key: str | None = None
+    order_match: dict[str, Any] | None = None
     order_status: str | None = None
     report: dict[str, Any] | None = None
     report_key: str | None = None
@@ -77,11 +91,18 @@ class MappingContext:
     def event(self) -> str:
         return self.message.trigger_event
 
-    def add(self, resource: dict[str, Any], key: str | None) -> dict[str, Any]:
-        """Add `resource` to the bundle (PUT to its stable id when `key` is given, else POST) and
-        return a Reference to it. A second resource with the same key in one message replaces
-        the first: a transaction may not write one resource twice."""
+    def add(self, resource: dict[str, Any], key: str | None, match: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Add `resource` to the bundle and return a Reference to it. With `match` (a business
+        Identifier) the entry is a conditional update on that identifier, so the resource is found
+        however it was created (by this bridge, the REST API, a load); with only `key`, a PUT to
+        the id derived from it; with neither, a create. A second resource with the same key in
+        one message replaces the first: a transaction may not write one resource twice."""
         resource_type = resource["resourceType"]
+        if key is not None and match is not None:
+            full_url = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{resource_type}|{key}')}"
+            url = f"{resource_type}?{urlencode({'identifier': identifier_criteria(match)})}"
+            self.entries[key] = {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": url}}
+            return {"reference": full_url}
         if key is not None:
             resource_id = stable_id(resource_type, key)
             resource["id"] = resource_id

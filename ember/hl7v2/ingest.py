@@ -44,6 +44,8 @@ class Outcome:
     code: str
     dead_letter: str | None = None
     duplicate: bool = False
+    #: `Type/id/_history/version` of each resource the message wrote.
+    written: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -71,7 +73,9 @@ class Ingestor:
         try:
             bundle = await map_message(message, self.translator)
             _, entries = read_bundle(bundle, self.base_url)
-            await execute_transaction(_CONTEXT, entries, self.store, MINIMAL, alongside=_record(key, len(entries)))
+            response = await execute_transaction(
+                _CONTEXT, entries, self.store, MINIMAL, alongside=_record(key, len(entries))
+            )
         except _AlreadyProcessed:
             return Outcome(acknowledgement(message, ACCEPT), ACCEPT, duplicate=True)
         except MappingError as failure:
@@ -79,7 +83,8 @@ class Ingestor:
             return await self._reject(message, message.raw, ERROR, detail)
         except FhirError as failure:
             return await self._reject(message, message.raw, ERROR, ErrorDetail(_describe(failure), "207"))
-        return Outcome(acknowledgement(message, ACCEPT), ACCEPT)
+        written = tuple(entry["response"]["location"] for entry in (response.resource or {}).get("entry", []))
+        return Outcome(acknowledgement(message, ACCEPT), ACCEPT, written=written)
 
     async def _seen(self, key: str) -> bool:
         async with self.store.transaction() as tx:

@@ -133,11 +133,13 @@ def parse_message(text: str) -> Message:
     if encoding == "^~\\\\&":
         # A doubled escape character: senders that wrote MSH-2 from a source-code string literal.
         text, encoding = text.replace(encoding, "^~\\&", 1), "^~\\&"
-    if len(encoding) < 4 or len(set(encoding[:4] + separator)) != 5 or not separator.isprintable():
+    declared = encoding[:4] + separator
+    if len(encoding) < 4 or len(set(declared)) != 5 or not declared.isprintable():
         raise MessageError("MSH-1/MSH-2 do not declare five distinct encoding characters")
     try:
         parsed = hl7.parse(text)
-    except (ParseException, IndexError, ValueError) as failure:
+    except (ParseException, IndexError, ValueError, AssertionError) as failure:
+        # python-hl7 checks its separator plan with assert statements.
         raise MessageError(f"Unreadable message: {failure}") from None
     segments = [_segment(parsed, raw_segment) for raw_segment in parsed]
     bad = next((s.name for s in segments if not _SEGMENT_NAME.fullmatch(s.name)), None)

@@ -12,6 +12,8 @@ from ember.hl7v2.context import MappingContext
 from ember.hl7v2.ingest import PROCESSED, Ingestor
 from ember.hl7v2.mapper import SEGMENT_MAPS
 from ember.hl7v2.message import Segment
+from ember.interactions.bundle_entries import read_bundle
+from ember.interactions.transaction import execute_transaction
 from ember.store.base import HistoryQuery, Store
 from tests.hl7v2.support import versions
 
@@ -38,6 +40,52 @@ async def test_accepted_message_is_committed_before_the_ack(ingestor: Ingestor, 
     assert await versions(store, "Encounter") == 1
     async with store.transaction() as tx:
         assert await tx.get_record(PROCESSED, "REG|NORTH|C1") is not None
+
+
+async def test_every_resource_of_an_accepted_message_is_stored(ingestor: Ingestor, store: Store) -> None:
+    outcome = await ingestor.receive(adt() + b"NK1|1|Doe^Jane|SPO^Spouse^HL70063\rAL1|1|DA|70618^Penicillin^RXNORM\r")
+    assert sorted(location.split("/")[0] for location in outcome.written) == [
+        "AllergyIntolerance",
+        "Encounter",
+        "Patient",
+        "RelatedPerson",
+    ]
+    for location in outcome.written:
+        kind, resource_id, _, version = location.split("/")
+        stored = await store.read(AccessContext.system(), kind, resource_id)
+        assert stored is not None and str(stored.version) == version
+
+
+async def test_patient_created_elsewhere_is_matched_by_identifier(ingestor: Ingestor, store: Store) -> None:
+    """A patient loaded through the REST API (any id) is the one an ADT updates: conditional
+    update on PID-3 with its assigning authority; one without a system matches only `|value`."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "rest-1",
+                    "identifier": [{"system": "urn:oid:1.2.3.4", "value": "MRN1"}],
+                },
+                "request": {"method": "PUT", "url": "Patient/rest-1"},
+            },
+            {
+                "resource": {"resourceType": "Patient", "id": "rest-2", "identifier": [{"value": "MRN9"}]},
+                "request": {"method": "PUT", "url": "Patient/rest-2"},
+            },
+        ],
+    }
+    await execute_transaction(AccessContext.system(), read_bundle(bundle, "http://x/fhir")[1], store, "minimal")
+    outcome = await ingestor.receive(adt("M1", mrn="MRN1"))
+    assert "Patient/rest-1/_history/2" in outcome.written
+    stored = await store.read(AccessContext.system(), "Patient", "rest-1")
+    assert stored is not None and b"Lovelace" in stored.body
+    no_system = b"MSH|^~\\&|REG|NORTH|||20240101||ADT^A08|M2|P|2.5\rPID|1||MRN9||Poe^Al\r"
+    assert "Patient/rest-2/_history/2" in (await ingestor.receive(no_system)).written
+    other_system = b"MSH|^~\\&|REG|NORTH|||20240101||ADT^A08|M3|P|2.5\rPID|1||MRN9^^^ELSEWHERE||Poe^Al\r"
+    assert not any(w.startswith("Patient/rest-2") for w in (await ingestor.receive(other_system)).written)
 
 
 async def test_resent_message_is_acknowledged_again_not_applied_twice(ingestor: Ingestor, store: Store) -> None:
@@ -116,3 +164,13 @@ async def test_message_without_control_id_is_still_applied_once(ingestor: Ingest
     message = b"MSH|^~\\&|HIS|ASE|LIS|Rapela|||ADT^A08||T|2.5\rPID|1||5^^^ASE^MR||Poe^Al\r"
     assert [(await ingestor.receive(message)).code for _ in range(2)] == ["AA", "AA"]
     assert await versions(store, "Patient") == 1
+
+
+async def test_adt_a40_merge_is_stored_with_links(ingestor: Ingestor, store: Store) -> None:
+    await ingestor.receive(adt("B1", mrn="OLD"))
+    merge = b"MSH|^~\\&|REG|NORTH|||20240101||ADT^A40|B2|P|2.5\rPID|1||MRN1^^^NORTH&1.2.3.4&ISO^MR||Lovelace^Ada\rMRG|OLD^^^NORTH&1.2.3.4&ISO^MR\r"
+    outcome = await ingestor.receive(merge)
+    assert outcome.code == "AA"
+    prior_id = next(w.split("/")[1] for w in outcome.written if w.endswith("/_history/2"))
+    prior = await store.read(AccessContext.system(), "Patient", prior_id)
+    assert prior is not None and b'"active":false' in prior.body and b"replaced-by" in prior.body

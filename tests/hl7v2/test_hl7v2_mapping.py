@@ -126,11 +126,14 @@ async def test_adt_a01_patient_facts() -> None:
 
 
 async def test_adt_a40_merge_links_both_patients() -> None:
-    found = await resources("ADT^A40", PID + "MRG|OLD1^^^NORTH&1.2.3.4&ISO^MR\r")
-    survivor, prior = found["Patient"]
-    assert prior["active"] is False and prior["link"][0]["type"] == "replaced-by"
-    assert prior["link"][0]["other"] == {"reference": f"Patient/{survivor['id']}"}
-    assert survivor["link"] == [{"other": {"reference": f"Patient/{prior['id']}"}, "type": "replaces"}]
+    bundle = await map_message(parse_message(HEADER.format(kind="ADT^A40") + PID + "MRG|OLD1^^^NORTH&1.2.3.4&ISO^MR\r"))
+    survivor, prior = bundle["entry"]
+    # Both are conditional updates on their identifier, linked through their fullUrls.
+    assert survivor["request"] == {"method": "PUT", "url": "Patient?identifier=urn%3Aoid%3A1.2.3.4%7CMRN7"}
+    assert prior["request"] == {"method": "PUT", "url": "Patient?identifier=urn%3Aoid%3A1.2.3.4%7COLD1"}
+    assert prior["resource"]["active"] is False
+    assert prior["resource"]["link"] == [{"other": {"reference": survivor["fullUrl"]}, "type": "replaced-by"}]
+    assert survivor["resource"]["link"] == [{"other": {"reference": prior["fullUrl"]}, "type": "replaces"}]
 
 
 async def test_orm_o01_service_request() -> None:
@@ -170,7 +173,7 @@ async def test_siu_appointment(event: str, status: str) -> None:
     [appointment] = (await resources(f"SIU^{event}", body))["Appointment"]
     assert appointment["status"] == status
     assert appointment["start"] == "2024-03-01T09:00:00-05:00" and appointment["end"] == "2024-03-01T09:30:00-05:00"
-    assert appointment["participant"][0]["actor"]["reference"].startswith("Patient/")
+    assert appointment["participant"][0]["actor"]["reference"].startswith("urn:uuid:")  # the PID's entry
     assert appointment["participant"][1]["actor"] == {"display": "Ann Jones"}
 
 

@@ -34,19 +34,21 @@ def order_identifiers(segment: Segment, placer: int, filler: int) -> list[dict[s
     return found
 
 
-def order_key(found: list[dict[str, Any]]) -> str | None:
-    """The business key of an order: its filler number when known, else its placer number."""
-    if not found:
-        return None
-    chosen = found[-1]
-    return f"{chosen.get('system', '')}|{chosen['value']}"
+def order_match(found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The identifier an order is known by: its filler number when known, else its placer number."""
+    return found[-1] if found else None
+
+
+def order_key(match: dict[str, Any] | None) -> str | None:
+    return None if match is None else f"{match.get('system', '')}|{match['value']}"
 
 
 def map_orc(segment: Segment, ctx: MappingContext) -> None:
     """ORC: opens an order group; what follows (OBR, RXE, RXA) belongs to this order. In an
     order message the ORC is itself the ServiceRequest, which a following OBR completes."""
     found = order_identifiers(segment, 2, 3)
-    ctx.order_key = order_key(found)
+    ctx.order_match = order_match(found)
+    ctx.order_key = order_key(ctx.order_match)
     ctx.order_status = ORDER_STATUS_CODE.get(segment.value(5)) or ORDER_STATUS.get(segment.value(1))
     ctx.order_authored = date_time(segment.value(9), ctx.default_offset)
     ctx.order_request = None
@@ -54,7 +56,7 @@ def map_orc(segment: Segment, ctx: MappingContext) -> None:
         requester = practitioner_reference(segment.field(12)[0]) if segment.field(12) else None
         request = _request(ctx, ctx.require_patient(segment), None, found, requester)
         ctx.order_request = request
-        ctx.add(request, None if ctx.order_key is None else f"order|{ctx.order_key}")
+        ctx.add(request, None if ctx.order_key is None else f"order|{ctx.order_key}", match=ctx.order_match)
 
 
 def map_obr(segment: Segment, ctx: MappingContext) -> None:
@@ -64,7 +66,8 @@ def map_obr(segment: Segment, ctx: MappingContext) -> None:
     code = codeable_concept(segment.field(4)[0])
     ctx.translate_later(code, segment.value(4, 3), segment.value(4, 1))
     found = order_identifiers(segment, 2, 3)
-    facts = _Obr(patient, code, found, order_key(found) or ctx.order_key)
+    match = order_match(found) or ctx.order_match
+    facts = _Obr(patient, code, found, order_key(match), match)
     if ctx.message.message_code in RESULT_MESSAGES:
         _report(segment, ctx, facts)
     else:
@@ -79,6 +82,7 @@ class _Obr:
     code: dict[str, Any] | None
     identifiers: list[dict[str, Any]]
     key: str | None
+    match: dict[str, Any] | None
 
 
 def _report(segment: Segment, ctx: MappingContext, obr: _Obr) -> None:
@@ -97,7 +101,7 @@ def _report(segment: Segment, ctx: MappingContext, obr: _Obr) -> None:
     assert report is not None
     ctx.report = report
     ctx.report_key = None if obr.key is None else f"report|{obr.key}"
-    ctx.add(report, ctx.report_key)
+    ctx.add(report, ctx.report_key, match=obr.match)
 
 
 def _service_request(segment: Segment, ctx: MappingContext, obr: _Obr) -> None:
@@ -115,7 +119,7 @@ def _service_request(segment: Segment, ctx: MappingContext, obr: _Obr) -> None:
     request = _request(ctx, obr.patient, obr.code, obr.identifiers, requester)
     if priority:
         request["priority"] = priority
-    ctx.add(request, None if obr.key is None else f"order|{obr.key}")
+    ctx.add(request, None if obr.key is None else f"order|{obr.key}", match=obr.match)
 
 
 def _request(

@@ -48,7 +48,8 @@ def map_pid(segment: Segment, ctx: MappingContext) -> None:
     if deceased and "deceasedDateTime" not in patient:
         patient["deceasedBoolean"] = True
     ctx.patient_key = key
-    ctx.patient = ctx.add(patient, None if ctx.patient_key is None else f"patient|{ctx.patient_key}")
+    key = None if ctx.patient_key is None else f"patient|{ctx.patient_key}"
+    ctx.patient = ctx.add(patient, key, match=found[0] if found else None)
     ctx.patient_resource = patient
 
 
@@ -66,7 +67,7 @@ def map_mrg(segment: Segment, ctx: MappingContext) -> None:
         "active": False,
         "link": [{"other": patient, "type": "replaced-by"}],
     }
-    old_reference = ctx.add(old, f"patient|{prior_key}")
+    old_reference = ctx.add(old, f"patient|{prior_key}", match=prior[0])
     survivor = ctx.patient_resource
     if survivor is not None:
         survivor.setdefault("link", []).append({"other": old_reference, "type": "replaces"})

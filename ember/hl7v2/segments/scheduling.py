@@ -37,7 +37,7 @@ def map_sch(segment: Segment, ctx: MappingContext) -> None:
     duration = _seconds(segment.value(9), segment.value(10, 1))
     ctx.finishers.append(lambda done: _finish(done, appointment, duration))
     key = f"{found[0].get('system', '')}|{found[0]['value']}" if found else None
-    ctx.add(appointment, None if key is None else f"appointment|{key}")
+    ctx.add(appointment, None if key is None else f"appointment|{key}", match=found[0] if found else None)
 
 
 def map_tq1(segment: Segment, ctx: MappingContext) -> None:

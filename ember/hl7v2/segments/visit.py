@@ -34,7 +34,7 @@ def map_pv1(segment: Segment, ctx: MappingContext) -> None:
     )
     assert encounter is not None
     key = f"encounter|{visit.get('system', '')}|{visit['value']}" if visit else None
-    ctx.encounter = ctx.add(encounter, key)
+    ctx.encounter = ctx.add(encounter, key, match=visit)
 
 
 def _status(ctx: MappingContext, end: str | None) -> str:

@@ -9,6 +9,7 @@ OperationOutcomes, one per failed message, for consoles and monitoring.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +20,8 @@ from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError, error
 from ember.hl7v2 import dead_letters
 from ember.hl7v2.ingest import Ingestor
+
+log = logging.getLogger("ember.hl7v2")
 
 MEDIA_TYPE = "x-application/hl7-v2+er7"
 _FHIR_JSON = "application/fhir+json"
@@ -31,9 +34,13 @@ def routes(ingestor: Ingestor, max_bytes: int) -> list[Route]:
     async def receive(request: Request) -> Response:
         try:
             body = await _message_body(request, max_bytes)
+            outcome = await ingestor.receive(body)
         except FhirError as failure:
             return Response(jsonio.dumps(failure.outcome()), failure.status, media_type=_FHIR_JSON)
-        outcome = await ingestor.receive(body)
+        except Exception:  # noqa: BLE001 - the edge: an OperationOutcome, never a stack trace
+            log.exception("HL7 v2 message over HTTP could not be processed")
+            outcome_500 = error(500, "exception", "Internal server error; resend later").outcome()
+            return Response(jsonio.dumps(outcome_500), 500, media_type=_FHIR_JSON)
         return Response(outcome.ack.encode(), 200, media_type=MEDIA_TYPE)
 
     async def errors(request: Request) -> Response:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from ember.hl7v2.ack import ack_code
+from ember.hl7v2.ingest import Ingestor
 from ember.hl7v2.mllp import send_messages
 from ember.rest.app import create_app
 from ember.settings import Settings
@@ -69,3 +70,14 @@ async def test_server_starts_the_mllp_listener_when_a_port_is_set(backend: Backe
         assert ack_code(ack) == "AA"
     with pytest.raises(OSError):
         await send_messages("127.0.0.1", port, [MESSAGE.decode()], timeout=2)
+
+
+async def test_unexpected_failure_is_a_500_operation_outcome(
+    app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Ingestor, data: bytes) -> None:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(Ingestor, "receive", broken)
+    response = await app_client.post("/hl7v2", content=MESSAGE, headers={"content-type": MEDIA})
+    assert response.status_code == 500 and response.json()["resourceType"] == "OperationOutcome"

@@ -2,8 +2,10 @@
 
 Four concurrent MLLP connections each send messages one after the other (the next only after
 the ACK of the previous, as a real sender does) for a bounded time, to:
-  - `ember hl7 listen` on a scratch database (the real path: parse, map, FHIR transaction with
-    the control-id record, commit, then ACK), for ADT^A01 and for ORU^R01 with 10 OBX;
+  - `ember hl7 listen` (one process) and `ember serve --workers 2` with the listener enabled (each
+    worker binds the MLLP port with SO_REUSEPORT) on a scratch database (the real path: parse,
+    map, FHIR transaction with the control-id record, commit, then ACK), for ADT^A01 and for
+    ORU^R01 with 10 OBX;
   - an MLLP echo server in its own process that ACKs without processing (the ceiling: framing,
     loopback and the load generator, which shares the 2 cores);
   - the same messages through the Ingestor in this process, one at a time, no socket (what the
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import socket
 import subprocess
 import sys
@@ -109,15 +112,20 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("listener did not start")
 
 
-def _start(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(command: list[str], port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **env}
+        )
     _wait_listening(port, process)
     return process
 
 
-def measure(name: str, command: list[str], port: int, log: Path, seconds: float, connections: int) -> None:
-    process = _start(command, port, log)
+def measure(
+    name: str, command: list[str], port: int, log: Path, args: argparse.Namespace, env: dict[str, str] | None = None
+) -> None:
+    seconds, connections = args.seconds, args.connections
+    process = _start(command, port, log, env or {})
     try:
         for label, make in (("ADT^A01", adt), ("ORU^R01 (10 OBX)", oru)):
             rate, latencies = asyncio.run(_load(port, make, seconds, connections))
@@ -179,19 +187,19 @@ def main() -> None:
         directory = Path(scratch)
         port = free_port()
         echo = [sys.executable, "-m", "bench.hl7v2", "--echo", str(port)]
-        measure("ceiling: MLLP echo (no work)", echo, port, directory / "echo.log", args.seconds, args.connections)
+        measure("ceiling: MLLP echo (no work)", echo, port, directory / "echo.log", args)
         for backend in args.backends:
             with scratch_database(backend, directory) as url:
+                measure_in_process(backend, url, args.seconds)
                 port = free_port()
                 listen = [sys.executable, "-m", "ember", "hl7", "listen", "--port", str(port), "--database", url]
-                measure_in_process(backend, url, args.seconds)
+                measure(f"ember hl7 listen ({backend})", listen, port, directory / f"{backend}.log", args)
+                port, http_port = free_port(), free_port()
+                serve = [sys.executable, "-m", "ember", "serve", "--port", str(http_port), "--database", url]
+                serve += ["--workers", "2"]
+                env = {"EMBER_HL7_MLLP_PORT": str(port)}
                 measure(
-                    f"ember hl7 listen ({backend})",
-                    listen,
-                    port,
-                    directory / f"{backend}.log",
-                    args.seconds,
-                    args.connections,
+                    f"ember serve, 2 workers ({backend})", serve, port, directory / f"serve-{backend}.log", args, env
                 )
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ember.fhir import jsonio
 from ember.interactions.observers import WRITE_OBSERVERS
 from ember.store.base import NewVersion, Store, Transaction
 
@@ -46,15 +47,31 @@ class _EndpointCache:
 
 
 async def enqueue_results(tx: Transaction, versions: Sequence[NewVersion]) -> None:
-    """The write observer: a job per endpoint for each Observation/DiagnosticReport written."""
+    """The write observer: a job per endpoint for each DiagnosticReport written, and for each
+    Observation that is not a result of one of them (the report's ORU^R01 carries it)."""
     results = [v for v in versions if v.resource_type in RESULT_TYPES and not v.deleted]
     if not results:
         return
-    for endpoint in await _EndpointCache.current(tx):
+    endpoints = await _EndpointCache.current(tx)
+    if not endpoints:
+        return
+    reported = _reported_observations(results)
+    results = [v for v in results if f"{v.resource_type}/{v.id}" not in reported]
+    for endpoint in endpoints:
         for version in results:
             payload = {"endpoint": endpoint, "type": version.resource_type, "id": version.id}
             key = f"{endpoint}|{version.resource_type}/{version.id}/{version.version}"
             await tx.enqueue(JOB_KIND, payload, key=key)
+
+
+def _reported_observations(results: list[NewVersion]) -> set[str]:
+    """`Observation/id` of every result the written reports list."""
+    reported = set()
+    for version in results:
+        if version.resource_type == "DiagnosticReport":
+            report = jsonio.loads(version.body)
+            reported.update(ref.get("reference", "") for ref in report.get("result", []) if isinstance(ref, dict))
+    return reported
 
 
 def install() -> None:

@@ -206,4 +206,6 @@ def _leap(year: int) -> bool:
 
 
 def _valid_offset(offset: str | None) -> bool:
-    return bool(offset) and int(offset[1:3]) <= 14 and int(offset[3:5]) <= 59  # type: ignore[index]
+    if not offset:
+        return False
+    return int(offset[1:3]) <= 14 and int(offset[3:5]) <= 59

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ember.access import AccessContext
@@ -99,7 +100,10 @@ class Ingestor:
         return Outcome(acknowledgement(message, code, detail, control_id), code, dead_letter=letter)
 
 
-def _record(key: str, resources: int):  # type: ignore[no-untyped-def]
+def _record(key: str, resources: int) -> Callable[[Transaction], Awaitable[None]]:
+    """The work run inside the message's transaction: its control-id record, or a rollback
+    when a concurrent copy of the message committed first."""
+
     async def alongside(tx: Transaction) -> None:
         if not await tx.insert_record(PROCESSED, key, {"processed": time.time(), "resources": resources}):
             raise _AlreadyProcessed(409)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import hl7
@@ -51,7 +52,8 @@ class Segment:
         """All repetitions of field `number` (empty when absent)."""
         found = self._fields.get(number)
         if found is None:
-            found = _field(self._parsed, self._raw[number]) if 0 < number < len(self._raw) else []
+            raw = self._raw[number] if 0 < number < len(self._raw) else ""
+            found = _field(self._parsed, raw if isinstance(raw, str | Sequence) else str(raw))
             self._fields[number] = found
         return found
 
@@ -161,17 +163,19 @@ def _segment(parsed: hl7.Message, raw: hl7.Segment) -> Segment:
     return segment
 
 
-def _field(parsed: hl7.Message, field: object) -> Field:
+def _field(parsed: hl7.Message, field: str | Sequence[object]) -> Field:
     if isinstance(field, str):
         return [[[_text(parsed, field)]]] if field else []
-    repetitions = [_repetition(parsed, rep) for rep in field]  # type: ignore[attr-defined]
+    repetitions = [_repetition(parsed, rep) for rep in field]
     return [] if repetitions == [[[""]]] else repetitions
 
 
 def _repetition(parsed: hl7.Message, rep: object) -> Repetition:
+    """python-hl7 gives a plain string where a repetition (or component) has no separators."""
     if isinstance(rep, str):
         return [[_text(parsed, rep)]]
-    return [[_text(parsed, c)] if isinstance(c, str) else [_text(parsed, s) for s in c] for c in rep]  # type: ignore[attr-defined]
+    assert isinstance(rep, Sequence)
+    return [[_text(parsed, c)] if isinstance(c, str) else [_text(parsed, s) for s in c] for c in rep]
 
 
 def _text(parsed: hl7.Message, value: str) -> str:

@@ -66,7 +66,7 @@ async def enqueue_results(tx: Transaction, versions: Sequence[NewVersion]) -> No
 
 def _reported_observations(results: list[NewVersion]) -> set[str]:
     """`Observation/id` of every result the written reports list."""
-    reported = set()
+    reported: set[str] = set()
     for version in results:
         if version.resource_type == "DiagnosticReport":
             report = jsonio.loads(version.body)

@@ -121,7 +121,7 @@ def _unit(segment: Segment) -> dict[str, Any] | None:
 
 
 def _interpretation(segment: Segment) -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for rep in segment.field(8):
         flag = component_value(rep)
         if flag in INTERPRETATION:

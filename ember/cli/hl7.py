@@ -106,19 +106,19 @@ def retry(
     letter_id: Annotated[str, typer.Argument(help="Dead-letter id (from `ember hl7 errors`)")],
     database: Database = None,
 ) -> None:
-    """Process a dead letter again; it leaves the list when it is accepted (a failure adds a new one)."""
+    """Process a dead letter again. It leaves the list either way: accepted, or replaced by the
+    dead letter of the new failure (whose id is printed)."""
 
-    async def run(store: Store) -> str:
+    async def run(store: Store) -> tuple[str, str | None]:
         letter = await dead_letters.get(store, letter_id)
         if letter is None:
             raise typer.BadParameter(f"no dead letter '{letter_id}'")
         outcome = await Ingestor(store, code_translator).receive(letter.message.encode())
-        if outcome.code == "AA":
-            await dead_letters.remove(store, letter_id)
-        return outcome.code
+        await dead_letters.remove(store, letter_id)
+        return outcome.code, outcome.dead_letter
 
-    code = _with_store(database, run)
-    typer.echo(code)
+    code, replacement = _with_store(database, run)
+    typer.echo(code if replacement is None else f"{code} (now dead letter {replacement})")
     if code != "AA":
         raise typer.Exit(code=1)
 

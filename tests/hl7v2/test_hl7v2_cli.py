@@ -92,6 +92,24 @@ def test_retry_applies_a_dead_letter_and_removes_it(tmp_path: Path) -> None:
     assert runner.invoke(app, ["hl7", "errors", "--database", url]).output.strip() == ""
 
 
+def test_retry_of_a_message_that_fails_again_replaces_its_dead_letter(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'again.db'}"
+
+    async def keep() -> str:
+        store = SqliteStore(str(tmp_path / "again.db"))
+        await store.open()
+        try:
+            return await dead_letters.add(store, "MSH|^~|broken", "AR", "unreadable", "")
+        finally:
+            await store.close()
+
+    letter = asyncio.run(keep())
+    retried = runner.invoke(app, ["hl7", "retry", letter, "--database", url])
+    assert retried.exit_code == 1 and retried.output.startswith("AR (now dead letter ")
+    [line] = runner.invoke(app, ["hl7", "errors", "--database", url]).output.strip().splitlines()
+    assert letter not in line and retried.output.split()[-1].rstrip(")") in line
+
+
 def test_outbound_endpoints_are_added_listed_removed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'out.db'}"
     added = runner.invoke(

@@ -77,7 +77,11 @@ class MappingContext:
     last_observation: dict[str, Any] | None = None
     order_authored: str | None = None
     order_request: dict[str, Any] | None = None
+    #: The key of the ORC's ServiceRequest in `entries`, so an RXO can take its place.
+    order_entry: str | None = None
     appointment: dict[str, Any] | None = None
+    #: The MedicationRequest or Immunization an RXR (route, site) belongs to.
+    administration: dict[str, Any] | None = None
     translatable: list[Translatable] = field(default_factory=list)
     #: Work left for the end of the message (an SIU's patient follows its SCH).
     finishers: list[Callable[[MappingContext], None]] = field(default_factory=list)

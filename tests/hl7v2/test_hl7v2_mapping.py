@@ -152,15 +152,36 @@ async def test_rde_o11_medication_request() -> None:
     assert request["dispenseRequest"]["numberOfRepeatsAllowed"] == 3
 
 
+async def test_orm_o01_pharmacy_order_is_a_medication_request_with_route() -> None:
+    body = (
+        PID + "ORC|NW|RX7^NORTH\rRXO|197361^Amlodipine 5 MG^RXNORM|1||TAB^tablet|||||||30|TAB|2\rRXR|PO^Oral^HL70162\r"
+    )
+    found = await resources("ORM^O01", body)
+    assert "ServiceRequest" not in found  # the ORC's order is this MedicationRequest
+    [request] = found["MedicationRequest"]
+    assert request["medicationCodeableConcept"]["coding"][0]["code"] == "197361"
+    assert request["dispenseRequest"] == {"quantity": {"value": 30, "unit": "TAB"}, "numberOfRepeatsAllowed": 2}
+    assert request["dosageInstruction"][0]["route"]["coding"][0]["code"] == "PO"
+
+
+async def test_rde_o11_rxo_is_not_mapped_next_to_its_rxe() -> None:
+    body = PID + "ORC|NW|RX1^NORTH\rRXO|999^Other^L|1\rRXE|1^BID|313782^Acetaminophen^RXNORM|2||TAB^tablet\r"
+    [request] = (await resources("RDE^O11", body))["MedicationRequest"]
+    assert request["medicationCodeableConcept"]["coding"][0]["code"] == "313782"
+
+
 async def test_vxu_v04_immunization() -> None:
     body = (
         PID
         + "ORC|RE||IZ9^NORTH\rRXA|0|1|20240105||08^Hep B^CVX|0.5|mL^mL^UCUM||||||||LOT1|20250101|MSD^Merck^MVX|||CP|A\r"
+        + "RXR|C28161^Intramuscular^NCIT|LD^Left Deltoid^HL70163\r"
     )
     [immunization] = (await resources("VXU^V04", body))["Immunization"]
     assert immunization["status"] == "completed" and immunization["occurrenceDateTime"] == "2024-01-05"
     assert immunization["vaccineCode"]["coding"][0]["system"] == "http://hl7.org/fhir/sid/cvx"
     assert immunization["lotNumber"] == "LOT1" and immunization["manufacturer"] == {"display": "Merck"}
+    assert immunization["route"]["coding"][0]["code"] == "C28161"
+    assert immunization["site"]["coding"][0]["code"] == "LD"
 
 
 @pytest.mark.parametrize(("event", "status"), [("S12", "booked"), ("S15", "cancelled")])

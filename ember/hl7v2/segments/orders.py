@@ -44,19 +44,22 @@ def order_key(match: dict[str, Any] | None) -> str | None:
 
 
 def map_orc(segment: Segment, ctx: MappingContext) -> None:
-    """ORC: opens an order group; what follows (OBR, RXE, RXA) belongs to this order. In an
-    order message the ORC is itself the ServiceRequest, which a following OBR completes."""
+    """ORC: opens an order group; what follows (OBR, RXO, RXE, RXA) belongs to this order. In an
+    order message the ORC is itself a ServiceRequest, which a following OBR completes (and an
+    RXO replaces with a MedicationRequest)."""
     found = order_identifiers(segment, 2, 3)
     ctx.order_match = order_match(found)
     ctx.order_key = order_key(ctx.order_match)
     ctx.order_status = ORDER_STATUS_CODE.get(segment.value(5)) or ORDER_STATUS.get(segment.value(1))
     ctx.order_authored = date_time(segment.value(9), ctx.default_offset)
-    ctx.order_request = None
+    ctx.order_request = ctx.order_entry = ctx.administration = None
     if ctx.message.message_code in ORDER_MESSAGES:
         requester = practitioner_reference(segment.field(12)[0]) if segment.field(12) else None
         request = _request(ctx, ctx.require_patient(segment), None, found, requester)
         ctx.order_request = request
-        ctx.add(request, None if ctx.order_key is None else f"order|{ctx.order_key}", match=ctx.order_match)
+        key = None if ctx.order_key is None else f"order|{ctx.order_key}"
+        reference = ctx.add(request, key, match=ctx.order_match)
+        ctx.order_entry = key or reference["reference"]
 
 
 def map_obr(segment: Segment, ctx: MappingContext) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from ember.fhir.xml.reader import xml_to_json
 from ember.hl7v2.mapper import map_message
-from ember.hl7v2.message import parse_message
+from ember.hl7v2.message import decode, parse_message
 from tests.hl7v2.support import SAMPLES
 
 pytestmark = pytest.mark.anyio
@@ -231,3 +232,17 @@ def _by_type(bundle: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for entry in bundle["entry"]:
         found.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
     return found
+
+
+async def test_ig_mdm_t02_patient_and_visit_match_the_igs_expected_conversion() -> None:
+    """The IG's MDM^T02 sample conversion (FHIR XML): the patient and visit Ember maps agree."""
+    sample = SAMPLES / "v2-to-fhir-ig" / "sample-conversions"
+    theirs = _by_type(xml_to_json((sample / "FHIR_bundle.hl7_MDM_T02.xml").read_bytes()))
+    mine = _by_type(await map_message(parse_message(decode((sample / "MDM_T02.hl7").read_bytes()))))
+    patient, their_patient = mine["Patient"][0], theirs["Patient"][0]
+    for element in ("name", "gender", "birthDate"):
+        assert patient[element] == their_patient[element], element
+    assert [i["value"] for i in patient["identifier"]] == [i["value"] for i in their_patient["identifier"]]
+    assert patient["address"][0]["city"] == their_patient["address"][0]["city"]
+    assert mine["Encounter"][0]["identifier"][0]["value"] == theirs["Encounter"][0]["identifier"][0]["value"]
+    assert mine["Encounter"][0]["class"]["code"] == "IMP" and theirs["Encounter"][0]["class"]["code"] == "I"

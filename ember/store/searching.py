@@ -60,15 +60,33 @@ class Searcher:
         rows = await self._fetch(f"{sql} LIMIT {MAX_INCLUDED}", builder.params)
         return [(row[0], row[1], bytes(row[2])) for row in rows]
 
-    async def visible(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
-        """Whether a restricted caller may know `resource_type/resource_id` (current version)."""
+    async def visible(self, ctx: AccessContext, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the (type, id) keys a caller may know: all of them for an unrestricted caller,
+        else those whose current version passes the caller's access rules."""
         rules = AccessRules(ctx)
-        rule = rules.rule(resource_type)
-        if rule is None:
-            return True
-        builder = SearchSql(self._placeholder, rules)
-        query = SearchQuery((resource_type,), (IdCondition((resource_id,)),), count=1)
-        return bool(await self._fetch(builder.page(query), builder.params))
+        if rules.unrestricted:
+            return set(keys)
+        allowed = set()
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in keys:
+            if rules.rule(resource_type) is None:
+                allowed.add((resource_type, resource_id))
+            else:
+                by_type.setdefault(resource_type, []).append(resource_id)
+        for resource_type, ids in by_type.items():
+            builder = SearchSql(self._placeholder, rules)
+            query = SearchQuery((resource_type,), (IdCondition(tuple(dict.fromkeys(ids))),), count=len(ids))
+            rows = await self._fetch(builder.page(query), builder.params)
+            allowed.update((resource_type, str(row[1])) for row in rows)
+        return allowed
+
+    def history_access(self, ctx: AccessContext) -> Callable[[Callable[[Any], str]], str] | None:
+        """The access filter for history rows `v`, rendered with the history statement's binder;
+        None for an unrestricted caller."""
+        rules = AccessRules(ctx)
+        if rules.unrestricted:
+            return None
+        return lambda bind: SearchSql(self._placeholder, rules, bind).visible_rows("v")
 
 
 class TransactionSearch:

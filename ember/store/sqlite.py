@@ -29,7 +29,9 @@ from ember.access import AccessContext
 from ember.store.base import (
     HistoryEntry,
     HistoryQuery,
+    IndexRows,
     NewVersion,
+    ReindexEntry,
     StoredVersion,
     VersionConflict,
 )
@@ -93,6 +95,22 @@ class SqliteTransaction(JobsAndRecords, TransactionSearch):
         rows = await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
         return [row[0] for row in rows]
 
+    async def reindex(self, entries: Sequence[ReindexEntry]) -> int:
+        def replace(connection: sqlite3.Connection) -> int:
+            kept = {}
+            for entry in entries:
+                key = (entry.resource_type, entry.id)
+                row = connection.execute(
+                    "SELECT version, deleted FROM resource WHERE resource_type = ? AND id = ?", key
+                )
+                found = row.fetchone()
+                if found is not None and found[0] == entry.version and not found[1]:
+                    kept[key] = entry.index
+            _replace_index_rows(connection, kept, set(kept))
+            return len(kept)
+
+        return await self._store.on_writer(replace)
+
     async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
 
@@ -130,23 +148,19 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         duplicate = versions[0]
         raise VersionConflict(duplicate.resource_type, duplicate.id) from None
     connection.executemany(_UPSERT_CURRENT_SQL, rows)
-    _replace_index_rows(connection, {(v.resource_type, v.id): v for v in versions}, existed)
+    heads = {(v.resource_type, v.id): v for v in versions}  # the index follows each key's last version
+    _replace_index_rows(connection, {key: v.index for key, v in heads.items() if not v.deleted}, existed)
 
 
 def _replace_index_rows(
-    connection: sqlite3.Connection, latest: dict[tuple[str, str], NewVersion], existed: set[tuple[str, str]]
+    connection: sqlite3.Connection, latest: dict[tuple[str, str], IndexRows], existed: set[tuple[str, str]]
 ) -> None:
-    """The search index follows each resource's last version; only resources that existed
-    before this write can have rows to remove."""
+    """The search index follows each resource's last version (`latest`: the index of those
+    not deleted); only resources that existed before this write can have rows to remove."""
     for table in INDEX_TABLES:
         if existed:
             connection.executemany(f"DELETE FROM {table.name} WHERE resource_type = ? AND id = ?", list(existed))
-        rows = [
-            (v.resource_type, v.id, *row)
-            for v in latest.values()
-            if not v.deleted
-            for row in v.index.get(table.kind, ())
-        ]
+        rows = [(*key, *row) for key, index in latest.items() for row in index.get(table.kind, ())]
         if rows:
             columns = table.column_names
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -201,21 +215,37 @@ class SqliteStore:
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
         row = self._connection(self._reader).execute(_READ_SQL, (resource_type, resource_id)).fetchone()
-        return _row_to_version(row) if row else None
+        if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
+            return None
+        return _row_to_version(row)
 
     async def vread(
         self, ctx: AccessContext, resource_type: str, resource_id: str, version: int
     ) -> StoredVersion | None:
         row = self._connection(self._reader).execute(_VREAD_SQL, (resource_type, resource_id, version)).fetchone()
-        return _row_to_version(row) if row else None
+        if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
+            return None
+        return _row_to_version(row)
 
     async def history(self, ctx: AccessContext, query: HistoryQuery) -> list[HistoryEntry]:
-        sql, params = history_sql(query, count_only=False, placeholder=_qmark, instant=format_instant)
+        sql, params = history_sql(
+            query,
+            count_only=False,
+            placeholder=_numbered,
+            instant=format_instant,
+            access=self._searcher.history_access(ctx),
+        )
         rows = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)
         return [HistoryEntry(row[0], _row_to_version(row[1:])) for row in rows]
 
     async def history_count(self, ctx: AccessContext, query: HistoryQuery) -> int:
-        sql, params = history_sql(query, count_only=True, placeholder=_qmark, instant=format_instant)
+        sql, params = history_sql(
+            query,
+            count_only=True,
+            placeholder=_numbered,
+            instant=format_instant,
+            access=self._searcher.history_access(ctx),
+        )
         row = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchone(), self._scanner)
         return int(row[0])
 
@@ -229,6 +259,9 @@ class SqliteStore:
         self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
     ) -> list[tuple[str, str, bytes]]:
         return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _may_know(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
+        return bool(await self._searcher.visible(ctx, [(resource_type, resource_id)]))
 
     async def _scan(self, sql: str, params: list[Any]) -> list[Any]:
         return await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)

@@ -13,8 +13,7 @@ import typer
 
 from ember.hl7v2 import dead_letters, outbound
 from ember.hl7v2.ack import ack_code
-from ember.hl7v2.bridge import code_translator
-from ember.hl7v2.ingest import Ingestor
+from ember.hl7v2.bridge import ingestor_for
 from ember.hl7v2.listener import MllpListener
 from ember.hl7v2.message import decode
 from ember.hl7v2.mllp import DEFAULT_PORT, send_messages, split_messages
@@ -58,9 +57,7 @@ def listen(
     async def serve(store: Store) -> None:
         settings = Settings.load(database_url=database)
         outbound.install()
-        listener = MllpListener(
-            Ingestor(store, code_translator, settings.base_url or "http://localhost/fhir"), host, port
-        )
+        listener = MllpListener(ingestor_for(store, settings), host, port)
         await listener.start()
         typer.echo(f"HL7 v2 MLLP listener on {host}:{listener.port} ({settings.database_url})")
         jobs = asyncio.create_task(JobRunner(store, JOB_HANDLERS).run_forever())
@@ -113,7 +110,7 @@ def retry(
         letter = await dead_letters.get(store, letter_id)
         if letter is None:
             raise typer.BadParameter(f"no dead letter '{letter_id}'")
-        outcome = await Ingestor(store, code_translator).receive(letter.message.encode())
+        outcome = await ingestor_for(store, Settings.load(database_url=database)).receive(letter.message.encode())
         await dead_letters.remove(store, letter_id)
         return outcome.code, outcome.dead_letter
 

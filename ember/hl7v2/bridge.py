@@ -7,23 +7,54 @@ store, and the control-id record keeps a message applied once whichever worker r
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.routing import Route
 
+from ember.access import AccessContext
 from ember.hl7v2 import http, outbound
+from ember.hl7v2.datatypes import compact
 from ember.hl7v2.ingest import Ingestor
 from ember.hl7v2.listener import MllpListener
 from ember.hl7v2.mapper import CodeTranslator
 from ember.settings import Settings
 from ember.store.base import Store
+from ember.terminology import translate_code
 
-#: The site's code translation (a terminology service) for OBX-3/OBR-4; None: no translation.
+#: A site's own code translation for OBX-3/OBR-4, replacing the ConceptMap of the settings.
 code_translator: CodeTranslator | None = None
+_CONTEXT = AccessContext.system("hl7v2")
+
+
+def concept_map_translator(store: Store, concept_map_url: str) -> CodeTranslator:
+    """Translation through the terminology service: the first match of the code in the
+    ConceptMap `concept_map_url` (a local lab code to LOINC, say)."""
+
+    async def translate(system: str, code: str) -> dict[str, Any] | None:
+        matches = await translate_code(_CONTEXT, store, concept_map_url, system, code)
+        found = next((match for match in matches if match.code), None)
+        return (
+            None if found is None else compact({"system": found.system, "code": found.code, "display": found.display})
+        )
+
+    return translate
+
+
+def translator_for(store: Store, settings: Settings) -> CodeTranslator | None:
+    """`code_translator` when a site set one, else the ConceptMap named by `hl7_concept_map`."""
+    if code_translator is not None:
+        return code_translator
+    return concept_map_translator(store, settings.hl7_concept_map) if settings.hl7_concept_map else None
+
+
+def ingestor_for(store: Store, settings: Settings) -> Ingestor:
+    return Ingestor(store, translator_for(store, settings), settings.base_url or "http://localhost/fhir")
 
 
 class Bridge:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.settings = settings
-        self.ingestor = Ingestor(store, code_translator, settings.base_url or "http://localhost/fhir")
+        self.ingestor = ingestor_for(store, settings)
         self._listener: MllpListener | None = None
         outbound.install()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from ember.hl7v2.codes import coding_system
 from ember.hl7v2.datatypes import offset_of
 from ember.hl7v2.message import Message, Segment
 
@@ -51,7 +52,8 @@ def stable_id(resource_type: str, key: str) -> str:
 
 @dataclass(slots=True)
 class Translatable:
-    """A CodeableConcept whose first coding the site's terminology may translate (OBX-3, OBR-4)."""
+    """A CodeableConcept whose first coding the site's terminology may translate (OBX-3, OBR-4);
+    `system` is that coding's FHIR system as mapped (a URI, or the v2 name of a local system)."""
 
     concept: dict[str, Any]
     system: str
@@ -136,9 +138,10 @@ class MappingContext:
             return None
         return "|".join((self.patient_key, *parts))
 
-    def translate_later(self, concept: dict[str, Any] | None, system: str, code: str) -> None:
+    def translate_later(self, concept: dict[str, Any] | None, system_name: str, code: str) -> None:
+        """Queue a coded field (v2 coding system name, code) for the site's code translation."""
         if concept is not None and code:
-            self.translatable.append(Translatable(concept, system, code))
+            self.translatable.append(Translatable(concept, coding_system(system_name) or "", code))
 
     def bundle(self) -> dict[str, Any]:
         for finish in self.finishers:

@@ -19,7 +19,7 @@ from ember.hl7v2.message import Message, Segment
 from ember.hl7v2.segments import clinical, observations, orders, patient, pharmacy, scheduling, visit
 
 SegmentMap = Callable[[Segment, MappingContext], None]
-#: (v2 coding system name or FHIR system, code) -> an extra Coding for the concept, or None.
+#: (FHIR system of the coding as mapped, code) -> an extra Coding for the concept, or None.
 CodeTranslator = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 
 SEGMENT_MAPS: dict[str, SegmentMap] = {

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
+from ember import terminology
 from ember.access import AccessContext
 from ember.hl7v2 import dead_letters
+from ember.hl7v2.bridge import ingestor_for
 from ember.hl7v2.context import MappingContext
 from ember.hl7v2.ingest import PROCESSED, Ingestor
 from ember.hl7v2.mapper import SEGMENT_MAPS
 from ember.hl7v2.message import Segment
 from ember.interactions.bundle_entries import read_bundle
 from ember.interactions.transaction import execute_transaction
+from ember.settings import Settings
 from ember.store.base import HistoryQuery, Store
 from tests.hl7v2.support import versions
 
@@ -174,3 +178,38 @@ async def test_adt_a40_merge_is_stored_with_links(ingestor: Ingestor, store: Sto
     prior_id = next(w.split("/")[1] for w in outcome.written if w.endswith("/_history/2"))
     prior = await store.read(AccessContext.system(), "Patient", prior_id)
     assert prior is not None and b'"active":false' in prior.body and b"replaced-by" in prior.body
+
+
+async def test_concept_map_of_the_settings_translates_local_lab_codes(store: Store) -> None:
+    terminology.install()  # as the server does: ConceptMaps are found by canonical url
+    concept_map = {
+        "resourceType": "ConceptMap",
+        "url": "http://example.org/fhir/ConceptMap/lab-to-loinc",
+        "status": "active",
+        "group": [
+            {
+                "source": "99LAB",
+                "target": "http://loinc.org",
+                "element": [
+                    {"code": "GLU", "target": [{"code": "2345-7", "display": "Glucose", "equivalence": "equivalent"}]}
+                ],
+            }
+        ],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": concept_map, "request": {"method": "POST", "url": "ConceptMap"}}],
+    }
+    await execute_transaction(AccessContext.system(), read_bundle(bundle, "http://x/fhir")[1], store, "minimal")
+    ingestor = ingestor_for(store, Settings(hl7_concept_map="http://example.org/fhir/ConceptMap/lab-to-loinc"))
+    oru = b"MSH|^~\\&|LAB|X|||20240101||ORU^R01|T1|P|2.5.1\rPID|1||5^^^X^MR\rOBR|1||F1^LAB|PANEL^Panel^99LAB\rOBX|1|NM|GLU^Glucose^99LAB||5.5|mmol/L\r"
+    outcome = await ingestor.receive(oru)
+    observation_id = next(w.split("/")[1] for w in outcome.written if w.startswith("Observation/"))
+    stored = await store.read(AccessContext.system(), "Observation", observation_id)
+    assert stored is not None
+    codings = orjson.loads(stored.body)["code"]["coding"]
+    assert codings == [
+        {"system": "99LAB", "code": "GLU", "display": "Glucose"},
+        {"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"},
+    ]

@@ -213,3 +213,11 @@ async def test_concept_map_of_the_settings_translates_local_lab_codes(store: Sto
         {"system": "99LAB", "code": "GLU", "display": "Glucose"},
         {"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"},
     ]
+
+
+async def test_concurrent_messages_about_one_new_patient_create_it_once(store: Store) -> None:
+    ingestors = [Ingestor(store) for _ in range(4)]
+    outcomes = await asyncio.gather(*(each.receive(adt(f"N{i}", mrn="NEW1")) for i, each in enumerate(ingestors)))
+    assert [o.code for o in outcomes] == ["AA"] * 4
+    patients = {w.split("/")[1] for o in outcomes for w in o.written if w.startswith("Patient/")}
+    assert len(patients) == 1

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ember.access import AccessContext
+from ember.auth.server import AuthServer
 from ember.hl7v2 import http, outbound
 from ember.hl7v2.datatypes import compact
 from ember.hl7v2.ingest import Ingestor
@@ -52,14 +53,15 @@ def ingestor_for(store: Store, settings: Settings) -> Ingestor:
 
 
 class Bridge:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, auth: AuthServer | None = None) -> None:
         self.settings = settings
+        self.auth = auth
         self.ingestor = ingestor_for(store, settings)
         self._listener: MllpListener | None = None
         outbound.install()
 
     def routes(self) -> list[Route]:
-        return http.routes(self.ingestor, self.settings.max_body_bytes)
+        return http.routes(self.ingestor, self.settings.max_body_bytes, self.auth)
 
     async def start(self) -> None:
         """Start the MLLP listener when `hl7_mllp_port` is set."""

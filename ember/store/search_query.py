@@ -163,6 +163,13 @@ class AnyOf:
 
 
 @dataclass(frozen=True, slots=True)
+class AllOf:
+    """AND of the conditions (a SMART scope restriction with several parameters)."""
+
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     condition: Condition
 
@@ -185,6 +192,7 @@ Condition: TypeAlias = (
     | ListCondition
     | NearCondition
     | AnyOf
+    | AllOf
     | Not
 )
 

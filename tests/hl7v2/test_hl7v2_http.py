@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from ember.auth.tokens import Authorization
 from ember.hl7v2.ack import ack_code
 from ember.hl7v2.ingest import Ingestor
 from ember.hl7v2.mllp import send_messages
@@ -25,7 +26,7 @@ MESSAGE = b"MSH|^~\\&|A|B|||20240101||ADT^A04|H1|P|2.5\rPID|1||42^^^B^MR||Roe^An
 
 @pytest.fixture
 async def app_client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(max_body_bytes=4096), store)
+    app = create_app(Settings(max_body_bytes=4096, auth="off"), store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ember.test") as client:
         yield client
 
@@ -81,3 +82,37 @@ async def test_unexpected_failure_is_a_500_operation_outcome(
     monkeypatch.setattr(Ingestor, "receive", broken)
     response = await app_client.post("/hl7v2", content=MESSAGE, headers={"content-type": MEDIA})
     assert response.status_code == 500 and response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "status"),
+    [
+        (None, 401),
+        (("system/Patient.cruds",), 403),  # may not write Observations, Encounters...
+        (("patient/*.cruds",), 403),  # a patient-level token is never a feed
+        (("system/*.cruds?category=laboratory",), 403),  # nor one restricted by a query
+        (("system/*.cruds",), 200),
+    ],
+)
+async def test_with_auth_on_the_feed_needs_a_token_that_may_write_everything_it_maps(
+    store: Store, scopes: tuple[str, ...] | None, status: int
+) -> None:
+    app = create_app(Settings(), store)  # auth is on by default
+    auth = app.state.auth
+    await auth.start()
+    headers = {"content-type": MEDIA}
+    if scopes is not None:
+        signer, _ = auth.tokens()
+        token, _ = signer.access_token(
+            Authorization("feed", "feed", scopes), "http://ember.test/fhir", "http://ember.test/fhir"
+        )
+        headers["authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ember.test") as client:
+        posted = await client.post("/hl7v2", content=MESSAGE, headers=headers)
+        listed = await client.get("/hl7v2/errors", headers=headers)
+    assert (posted.status_code, listed.status_code) == (status, status)
+    if status == 200:
+        assert ack_code(posted.text) == "AA"
+    else:
+        assert posted.json()["resourceType"] == "OperationOutcome"
+        assert await versions(store) == 0

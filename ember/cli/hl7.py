@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
+# One store per command, opened and closed around the work: the same helper as `ember client`.
+from ember.cli.auth import Database, _with_store
 from ember.hl7v2 import dead_letters, outbound
 from ember.hl7v2.ack import ack_code
 from ember.hl7v2.bridge import ingestor_for
@@ -19,11 +20,7 @@ from ember.hl7v2.message import decode
 from ember.hl7v2.mllp import DEFAULT_PORT, send_messages, split_messages
 from ember.jobs import JOB_HANDLERS, JobRunner
 from ember.settings import Settings
-from ember.store import create_store
 from ember.store.base import Store
-
-T = TypeVar("T")
-Database = Annotated[str | None, typer.Option(help="Database URL (default from settings)")]
 
 hl7_app = typer.Typer(help="HL7 v2 bridge: MLLP listener, test sender, dead letters, outbound feeds.")
 outbound_app = typer.Typer(help="Legacy MLLP endpoints that receive new results as ORU^R01.")
@@ -32,18 +29,6 @@ hl7_app.add_typer(outbound_app, name="outbound")
 
 def register(app: typer.Typer) -> None:
     app.add_typer(hl7_app, name="hl7")
-
-
-def _with_store(database: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = create_store(Settings.load(database_url=database))
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
 
 
 @hl7_app.command("listen")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from ember.audit import chain as audit_chain
 from ember.audit.outbox import KIND as AUDIT
+from ember.hl7v2 import delivery, outbound
 from ember.jobs import reindex
 from ember.jobs.runner import JobFailed, JobHandler, JobRunner
 
 JOB_HANDLERS: dict[str, JobHandler] = {
     reindex.KIND: reindex.run,
+    outbound.JOB_KIND: delivery.send_result,
     AUDIT: audit_chain.run,
 }
 

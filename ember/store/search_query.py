@@ -73,6 +73,9 @@ class RangeCondition:
     system: str | None = None
     code: str | None = None
     canonical: bool = False
+    #: The number as written (scaled to canonical units), which gt/lt/ge/le/sa/eb compare with
+    #: on numbers and quantities (search.html#number); None for dates, whose prefixes compare ranges.
+    exact: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

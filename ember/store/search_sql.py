@@ -267,6 +267,18 @@ class SearchSql:
         if condition.table == "quantity" and condition.system is not None and not condition.canonical:
             terms.append(f"x.system = {self.bind(condition.system)}")
         prefix = condition.prefix
+        if condition.exact is not None and prefix in ("gt", "lt", "ge", "le", "sa", "eb"):
+            # Numbers and quantities: "gt100" means greater than exactly 100 (search.html#number).
+            value = self.bind(condition.exact)
+            comparison = {
+                "gt": f"{high} > {value}",
+                "lt": f"{low} < {value}",
+                "ge": f"{high} >= {value}",
+                "le": f"{low} <= {value}",
+                "sa": f"{low} > {value}",
+                "eb": f"{high} < {value}",
+            }[prefix]
+            return " AND ".join([*terms, comparison])
         # Bind only the bounds the comparison uses: PostgreSQL cannot type an unused parameter.
         sl = self.bind(condition.low) if prefix in ("eq", "ne", "lt", "ge", "le", "eb", "ap") else ""
         sh = self.bind(condition.high) if prefix in ("eq", "ne", "gt", "ge", "le", "sa", "ap") else ""

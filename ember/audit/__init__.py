@@ -5,8 +5,8 @@ docs/audit-and-consent.md.
 The modules, and the hooks the choke points call (nothing else needs to):
 
 * outbox.py: `record_writes(ctx, transaction, versions)`, called by `write_versions` in the
-  writer's transaction; `READ_BUFFER`, the in-memory buffer of every other record
-  (`await READ_BUFFER.flush()` at shutdown); `KIND`, the outbox job kind.
+  writer's transaction; `READ_BUFFER`, the in-memory buffer of every other record (the app's
+  lifespan runs `READ_BUFFER.run(store)` and flushes it at shutdown); `KIND`, the outbox job kind.
 * hooks.py: `request_done` / `request_failed` (the dispatcher), `auth_event` (the authorization
   server and the edge, with records from records.py's `auth_record`).
 * chain.py: `run`, the job handler that writes the hash-chained AuditEvents (events.py gives

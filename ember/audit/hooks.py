@@ -36,24 +36,29 @@ READS = frozenset(
 _UNAUDITED = frozenset({"capabilities", "batch"})
 
 
-def request_done(ctx: AccessContext, request: FhirRequest, store: Store, response: FhirResponse) -> None:
+async def request_done(ctx: AccessContext, request: FhirRequest, store: Store, response: FhirResponse) -> None:
     """Audit a successful read-type request of an identified caller."""
     if ctx.unrestricted or request.interaction not in READS:
         return
-    record = request_record(ctx, request, response.status, None, response)
-    READ_BUFFER.add(store, record, urgent=ctx.purpose == BREAK_THE_GLASS)
+    await _keep(store, request_record(ctx, request, response.status, None, response), ctx.purpose == BREAK_THE_GLASS)
 
 
-def request_failed(ctx: AccessContext, request: FhirRequest, store: Store, failure: FhirError) -> None:
+async def request_failed(ctx: AccessContext, request: FhirRequest, store: Store, failure: FhirError) -> None:
     """Audit a refused or failed request of an identified caller (reads and writes alike)."""
     if ctx.unrestricted or request.interaction in _UNAUDITED:
         return
     record = request_record(ctx, request, failure.status, failure_detail(failure), None)
-    READ_BUFFER.add(store, record, urgent=ctx.purpose == BREAK_THE_GLASS)
+    await _keep(store, record, ctx.purpose == BREAK_THE_GLASS)
 
 
-def auth_event(store: Store, record: Record) -> None:
+async def auth_event(store: Store, record: Record) -> None:
     """Audit a login, a token request or a refused bearer token. A failed login or token request
-    flushes at once (each already cost a store transaction); refused bearer tokens wait for the
-    timer, so a flood of them cannot turn into a flood of transactions."""
-    READ_BUFFER.add(store, record, urgent=record["outcome"] >= 400 and record["event"] != "alert")
+    is flushed at once (each already cost a store transaction); refused bearer tokens wait for
+    the flusher, so a flood of them cannot turn into a flood of transactions."""
+    await _keep(store, record, record["outcome"] >= 400 and record["event"] != "alert")
+
+
+async def _keep(store: Store, record: Record, urgent: bool) -> None:
+    READ_BUFFER.add(store, record)
+    if urgent:
+        await READ_BUFFER.flush(store)

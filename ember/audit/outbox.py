@@ -3,15 +3,17 @@
 Writes are audited inside the writer's own store transaction (`record_writes`), so the record
 commits with the data or not at all. Everything else (reads, searches, history, operations,
 refused requests, logins, token requests) is audited without touching the store on the request
-path: `READ_BUFFER` collects the records in memory and a timer flushes them, in one transaction
-per store, `interval` seconds after the first one arrives (and at shutdown). The records of that
-window are what a crash of the process can lose; a break-the-glass request flushes at once.
+path: `READ_BUFFER` collects the records in memory and the app's flusher moves them, in one
+transaction, every `interval` seconds (and at shutdown). The records of that window are what a
+crash of the process can lose; break-the-glass requests and failed logins and token requests
+are flushed at once, inside their own request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 
 from ember.access import AccessContext
@@ -52,50 +54,51 @@ def _refuse_audit_tampering(versions: Sequence[NewVersion]) -> None:
 
 
 class ReadAuditBuffer:
-    """Audit records waiting in memory for the next flush, per store."""
+    """Audit records waiting in memory for the next flush, per store.
+
+    Nothing here runs on its own: the app's lifespan runs `run(store)` (flush every `interval`
+    seconds, then once more at shutdown, before the store closes), and callers flush at once
+    what must not wait. A store that is gone takes its unflushed records with it (weak keys).
+    """
 
     def __init__(self, interval: float = 0.2) -> None:
         self.interval = interval
-        self._pending: dict[int, tuple[Store, list[Record]]] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._pending: weakref.WeakKeyDictionary[Store, list[Record]] = weakref.WeakKeyDictionary()
 
-    def add(self, store: Store, record: Record, *, urgent: bool = False) -> None:
-        """Keep `record` for the next flush (at once when `urgent`)."""
-        self._pending.setdefault(id(store), (store, []))[1].append(record)
-        loop = asyncio.get_running_loop()
-        if urgent:
-            self._start_flush()
-        elif self._timer is None or self._loop is not loop:
-            self._loop = loop
-            self._timer = loop.call_later(self.interval, self._start_flush)
+    def add(self, store: Store, record: Record) -> None:
+        """Keep `record` for the next flush of `store`'s records."""
+        pending = self._pending.setdefault(store, [])
+        pending.append(record)
+        if len(pending) > MAX_PENDING:  # the store has been unreachable for a long time
+            del pending[: len(pending) - MAX_PENDING]
+            log.error("audit buffer full: the oldest audit records were dropped")
 
     def pending(self, store: Store) -> int:
         """How many records for `store` wait for the next flush."""
-        return len(self._pending.get(id(store), (store, []))[1])
+        return len(self._pending.get(store, ()))
 
-    def _start_flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        task = asyncio.get_running_loop().create_task(self.flush())
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+    async def flush(self, store: Store) -> None:
+        """Move `store`'s pending records into its outbox now, in one transaction."""
+        records = self._pending.pop(store, [])
+        if not records:
+            return
+        try:
+            async with store.transaction() as tx:
+                for start in range(0, len(records), RECORDS_PER_JOB):
+                    await tx.enqueue(KIND, {"records": records[start : start + RECORDS_PER_JOB]})
+        except BaseException:
+            self._pending.setdefault(store, [])[:0] = records  # kept for the next flush
+            raise
 
-    async def flush(self) -> None:
-        """Move every pending record into the outbox now (also what shutdown calls)."""
-        pending, self._pending = self._pending, {}
-        for store, records in pending.values():
+    async def run(self, store: Store) -> None:
+        """Flush every `interval` seconds until cancelled; an unreachable store is logged and
+        its records kept for the next round."""
+        while True:
+            await asyncio.sleep(self.interval)
             try:
-                async with store.transaction() as tx:
-                    for start in range(0, len(records), RECORDS_PER_JOB):
-                        await tx.enqueue(KIND, {"records": records[start : start + RECORDS_PER_JOB]})
-            except Exception:  # noqa: BLE001 - a background flush must survive an unreachable store
-                log.exception("audit records could not be flushed; keeping %d for the next flush", len(records))
-                kept = self._pending.setdefault(id(store), (store, []))[1]
-                kept[:0] = records
-                del kept[: max(0, len(kept) - MAX_PENDING)]
+                await self.flush(store)
+            except Exception:  # noqa: BLE001 - the flusher must outlive a database outage
+                log.exception("audit records could not be flushed; kept for the next flush")
 
 
 READ_BUFFER = ReadAuditBuffer()

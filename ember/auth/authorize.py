@@ -107,9 +107,9 @@ async def login(server: AuthServer, request: Request) -> Response:
             server.store, username, password, settings.login_max_failures, settings.login_lockout_seconds
         )
     except LoginRefused as refused:
-        _audit_login(server, request, flow, username, None, 401, str(refused))
+        await _audit_login(server, request, flow, username, None, 401, str(refused))
         return login_page(flow_id, flow["csrf"], name, str(refused), 401)
-    _audit_login(server, request, flow, username, user.fhir_user, 200, None)
+    await _audit_login(server, request, flow, username, user.fhir_user, 200, None)
     flow["user"] = {"username": user.username, "role": user.role, "fhir_user": user.fhir_user}
     if user.patient:
         flow["patient"] = user.patient  # a patient only ever acts in their own context
@@ -121,7 +121,7 @@ async def login(server: AuthServer, request: Request) -> Response:
     return consent_page(flow_id, flow["csrf"], name, flow["scopes"], flow.get("patient"))
 
 
-def _audit_login(
+async def _audit_login(
     server: AuthServer,
     request: Request,
     flow: dict[str, Any],
@@ -142,7 +142,7 @@ def _audit_login(
         client_id=flow["client_id"],
         fhir_user=fhir_user,
     )
-    auth_event(server.store, record)
+    await auth_event(server.store, record)
 
 
 def _needs_patient(scopes: list[str]) -> bool:

@@ -51,13 +51,13 @@ async def token(server: AuthServer, request: Request) -> Response:
         client = await authenticate_client(server.store, form, request.headers.get("authorization"), audience)
         body = await grant(server, request, client, form)
     except OAuthError as refused:
-        _audit(server, request, form, client, refused.status, {}, f"{refused.error}: {refused.description}")
+        await _audit(server, request, form, client, refused.status, {}, f"{refused.error}: {refused.description}")
         raise
-    _audit(server, request, form, client, 200, body, None)
+    await _audit(server, request, form, client, 200, body, None)
     return JSONResponse(body, headers=NO_STORE)
 
 
-def _audit(
+async def _audit(
     server: AuthServer,
     request: Request,
     form: dict[str, str],
@@ -77,7 +77,7 @@ def _audit(
         client_id=client_id[:200] if client_id else None,
         patient=issued.get("patient"),
     )
-    auth_event(server.store, record)
+    await auth_event(server.store, record)
 
 
 async def _authorization_code(

@@ -23,9 +23,9 @@ async def dispatch(ctx: AccessContext, request: FhirRequest, store: Store) -> Fh
     try:
         response = await _dispatch(ctx, request, store)
     except FhirError as failure:
-        request_failed(ctx, request, store, failure)
+        await request_failed(ctx, request, store, failure)
         raise
-    request_done(ctx, request, store, response)
+    await request_done(ctx, request, store, response)
     return response
 
 

@@ -153,15 +153,15 @@ class FhirEndpoint:
         try:
             ctx = await bearer_context(verifier, headers.get("authorization"), base_url, source_ip)
         except FhirError as refused:
-            self._alert(refused, interaction, base_url, AccessContext(source_ip=source_ip))
+            await self._alert(refused, interaction, base_url, AccessContext(source_ip=source_ip))
             raise
         try:
             return await with_purpose(ctx, headers.get(PURPOSE_HEADER), self.store)
         except FhirError as refused:
-            self._alert(refused, interaction, base_url, ctx)
+            await self._alert(refused, interaction, base_url, ctx)
             raise
 
-    def _alert(self, refused: FhirError, interaction: str, base_url: str, ctx: AccessContext) -> None:
+    async def _alert(self, refused: FhirError, interaction: str, base_url: str, ctx: AccessContext) -> None:
         """Audit a caller refused at the edge (bad token, forbidden purpose) as a security alert."""
         record = auth_record(
             "alert",
@@ -174,7 +174,7 @@ class FhirEndpoint:
             client_id=ctx.client_id,
             fhir_user=ctx.fhir_user,
         )
-        auth_event(self.store, record)
+        await auth_event(self.store, record)
 
 
 @lru_cache(maxsize=1024)
@@ -246,15 +246,17 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             await auth.start()
         settle_heap()
         jobs = asyncio.create_task(JobRunner(store, JOB_HANDLERS).run_forever())
+        audit_flusher = asyncio.create_task(READ_BUFFER.run(store))
         await hl7.start()
         try:
             yield
         finally:
             await hl7.stop()
-            jobs.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await jobs
-            await READ_BUFFER.flush()  # the audit records of the last requests
+            for task in (jobs, audit_flusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await READ_BUFFER.flush(store)  # the audit records of the last requests
             await store.close()
 
     async def healthz(request: Request) -> Response:

@@ -52,7 +52,7 @@ def system(app: AuthApp) -> dict[str, str]:
 
 async def drain(store: Store) -> int:
     """Flush buffered audit records and run every due job: how many jobs ran."""
-    await READ_BUFFER.flush()
+    await READ_BUFFER.flush(store)
     return await JobRunner(store, JOB_HANDLERS).run_until_idle()
 
 

@@ -47,7 +47,7 @@ async def test_records_in_the_outbox_survive_a_restart(
     auth_app: AuthApp, backend: Backend, store_location: str
 ) -> None:
     await _activity(auth_app, 2)
-    await READ_BUFFER.flush()
+    await READ_BUFFER.flush(auth_app.store)
     # The server stops before any audit job ran; a new process opens the same database.
     reopened: Store = backend.store(store_location)
     await reopened.open()

@@ -13,8 +13,10 @@ writers ever extend the same head anyway, both create the same next id and the s
 commit; the other retries from the new head. The head record is written in the same
 transaction as the events.
 
-One run takes its job and up to `JOBS_PER_RUN - 1` other queued audit jobs, resolves their
-patients outside any transaction, and writes all their events and marks all of them done in one
+One run takes its job and up to `JOBS_PER_RUN - 1` other queued audit jobs (waiting
+`GATHER_SECONDS` for more when the queue was short: under a stream of single writes this keeps
+the audit worker's transactions, each a disk sync on SQLite, few), resolves their patients
+outside any transaction, and writes all their events and marks all of them done in one
 transaction, so a crash leaves them queued and a repeat cannot duplicate them.
 """
 
@@ -41,6 +43,8 @@ PREVIOUS_URL = "http://ember.dev/fhir/StructureDefinition/audit-chain-previous-h
 GENESIS = "0" * 64
 HEAD_KIND, HEAD_KEY, LOCK_KEY = "audit_chain", "head", "lock"
 JOBS_PER_RUN = 50
+#: How long a run that found fewer jobs than it could take waits for more (audit latency it adds).
+GATHER_SECONDS = 0.2
 _ATTEMPTS = 10
 _LEASE_SECONDS = 300.0
 
@@ -58,8 +62,10 @@ def event_hash(body: bytes) -> str:
 
 async def run(job: Job, store: Store) -> dict[str, Any]:
     """The job handler (kind "audit")."""
-    async with store.transaction() as tx:
-        extra = await _claim_more(tx, job)
+    extra = await _claim_more(store, job, [])
+    if len(extra) < JOBS_PER_RUN - 1:  # a trickle: let a few more arrive, fewer transactions
+        await asyncio.sleep(GATHER_SECONDS)
+        extra = await _claim_more(store, job, extra)
     jobs = [job, *extra]
     records = [record for claimed in jobs for record in claimed.payload.get("records", [])]
     await resolve_patients(store, records)
@@ -83,13 +89,15 @@ async def run(job: Job, store: Store) -> dict[str, Any]:
             await _release(store, extra)
 
 
-async def _claim_more(tx: Transaction, job: Job) -> list[Job]:
-    claimed = []
-    for _ in range(JOBS_PER_RUN - 1):
-        more = await tx.claim_job([KIND], f"audit-run-{job.id}", _LEASE_SECONDS)
-        if more is None:
-            break
-        claimed.append(more)
+async def _claim_more(store: Store, job: Job, claimed: list[Job]) -> list[Job]:
+    """`claimed` plus queued audit jobs, up to JOBS_PER_RUN with `job`, in one transaction."""
+    claimed = list(claimed)
+    async with store.transaction() as tx:
+        while len(claimed) < JOBS_PER_RUN - 1:
+            more = await tx.claim_job([KIND], f"audit-run-{job.id}", _LEASE_SECONDS)
+            if more is None:
+                break
+            claimed.append(more)
     return claimed
 
 

@@ -1,0 +1,68 @@
+"""Every parameter type, prefix and modifier on the loaded data: the ids Ember finds (all pages)
+are exactly the ids the brute-force oracle finds, on both back ends.
+
+The cases come from the data itself (tests/search/cases.py), so a new parameter with values in
+the loaded bundles is tested without anyone writing a case for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.search import cases
+from tests.search.cases import Case
+from tests.search.client import SearchClient
+
+pytestmark = pytest.mark.anyio
+
+#: A page size below most result sizes, so most cases also follow `next` links.
+PAGE = ("_count", "100")
+
+
+def _all(*generators: Callable[[], Iterator[Case]]) -> list[Case]:
+    """The cases of the generators, each once (two forms can coincide, e.g. a digits-only string
+    upper-cased)."""
+    return list(dict.fromkeys(case for generate in generators for case in generate()))
+
+
+async def _check(ember: SearchClient, case: Case) -> None:
+    params = ember.resolved(list(case.params))
+    got = await ember.search(case.resource_type, [*params, PAGE])
+    expected = ember.oracle.matches(case.resource_type, params)
+    assert len(got.matches) == len(set(got.matches)), "a resource appears twice in the pages"
+    missing, extra = expected - set(got.matches), set(got.matches) - expected
+    assert not missing and not extra, (
+        f"{len(missing)} missing (e.g. {sorted(missing)[:3]}), {len(extra)} extra (e.g. {sorted(extra)[:3]})"
+    )
+
+
+@pytest.mark.parametrize("case", _all(cases.token_cases, cases.identifier_cases), ids=lambda case: case.id)
+async def test_token(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)
+
+
+@pytest.mark.parametrize("case", _all(cases.string_cases), ids=lambda case: case.id)
+async def test_string(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)
+
+
+@pytest.mark.parametrize("case", _all(cases.date_cases), ids=lambda case: case.id)
+async def test_date(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)
+
+
+@pytest.mark.parametrize("case", _all(cases.number_cases, cases.quantity_cases), ids=lambda case: case.id)
+async def test_number_and_quantity(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)
+
+
+@pytest.mark.parametrize("case", _all(cases.reference_cases, cases.chain_cases), ids=lambda case: case.id)
+async def test_reference_and_chain(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)
+
+
+@pytest.mark.parametrize("case", _all(cases.uri_cases, cases.missing_cases), ids=lambda case: case.id)
+async def test_uri_and_missing(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)

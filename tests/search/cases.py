@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.search import matching
 from tests.search.bundles import bundle_paths
-from tests.search.oracle import SearchParameter, parameter_values, parameters_of
+from tests.search.oracle import SearchParameter, component_parameter, composite_values, parameter_values, parameters_of
 
 #: Resources per type the values are picked from (enough for variety, cheap to evaluate).
 SAMPLE = 150
@@ -226,6 +226,41 @@ def uri_cases() -> Iterator[Case]:
             parent = value.rsplit("/", 1)[0]
             for name, query in [(code, value), (f"{code}:below", parent), (f"{code}:above", value + "/v9")]:
                 yield Case(resource_type, ((name, query),))
+
+
+def composite_cases() -> Iterator[Case]:
+    """Each composite parameter with a value in the data: that value's components, the numeric
+    one as `ge` and `lt` its number (the first matches it, the second does not)."""
+    for resource_type in sorted(raw_resources()):
+        for code, param in sorted(parameters_of(resource_type).items()):
+            if param.type != "composite":
+                continue
+            found = _first_composite(param, raw_resources()[resource_type][:SAMPLE])
+            if found is None:
+                continue
+            kinds = [component_parameter(url).type for url, _ in param.components]
+            for prefix in ("ge", "lt"):
+                parts = [_component_query(kind, values[0], prefix) for kind, values in zip(kinds, found)]
+                yield Case(resource_type, ((code, "$".join(parts)),))
+
+
+def _first_composite(param: SearchParameter, resources: list[dict[str, Any]]) -> list[list[Any]] | None:
+    for resource in resources:
+        for components in composite_values(param, resource):
+            if all(components):
+                return components
+    return None
+
+
+def _component_query(kind: str, value: Any, prefix: str) -> str:
+    if kind == "token":
+        system, code, _ = next(atom for atom in matching.token_atoms(value) if atom[1])
+        return f"{_escape(system)}|{_escape(code)}" if system else _escape(code)
+    if kind == "quantity":
+        return f"{prefix}{value['value']}"
+    if kind == "date":
+        return f"{prefix}{matching.value_date_range(value)[0]:%Y-%m-%d}"  # type: ignore[index]
+    return _escape(matching.string_parts(value)[0])
 
 
 @functools.cache

@@ -29,6 +29,7 @@ from fhirpathpy.models import models
 from tests.search import matching
 
 DEFINITIONS = Path(__file__).parents[3] / "shared/conformance/fhir-r4-definitions/search-parameters.json.gz"
+RESOURCE_DEFINITIONS = DEFINITIONS.with_name("profiles-resources.json.gz")
 #: Parameters about the shape of the answer, not about which resources match.
 RESULT_PARAMS = frozenset(
     {"_count", "_sort", "_include", "_revinclude", "_total", "_summary", "_elements", "_format", "_type", "_contained"}
@@ -92,6 +93,17 @@ def parameters_of(resource_type: str) -> dict[str, SearchParameter]:
     }
 
 
+@functools.cache
+def compartment_parameters(compartment: str) -> dict[str, tuple[str, ...]]:
+    """The official CompartmentDefinition: for each resource type, the parameters that put a
+    resource in a compartment of type `compartment`."""
+    for entry in json.loads(gzip.decompress(RESOURCE_DEFINITIONS.read_bytes()))["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "CompartmentDefinition" and resource["code"] == compartment:
+            return {item["code"]: tuple(item.get("param", [])) for item in resource["resource"]}
+    raise LookupError(compartment)
+
+
 def component_parameter(url: str) -> SearchParameter:
     return _definitions()[1][url]
 
@@ -132,6 +144,21 @@ def compiled(expression: str, resource_type: str) -> Callable[[Any], list[Any]]:
 def compiled_as_is(expression: str) -> Callable[[Any], list[Any]]:
     """fhirpathpy's function for an expression already in the form it runs."""
     return compile_fhirpath(expression, models["r4"])  # type: ignore[no-any-return]
+
+
+def composite_values(param: SearchParameter, resource: dict[str, Any]) -> list[list[list[Any]]]:
+    """For each value of a composite, the values of each of its components. Each root branch is
+    indexed on its own: fhirpathpy forgets element types after indexing a union."""
+    found = []
+    for branch in _top_level_union(_prepare(param.expression, resource["resourceType"])):
+        for index in range(len(compiled_as_is(branch)(resource))):
+            found.append(
+                [
+                    compiled_as_is(f"({branch})[{index}].select({_prepare(expression, '')})")(resource)
+                    for _, expression in param.components
+                ]
+            )
+    return found
 
 
 def parameter_values(param: SearchParameter, resource: dict[str, Any]) -> list[Any]:
@@ -217,18 +244,10 @@ class Oracle:
     def _composite_matches(self, key: str, param: SearchParameter, query: str) -> bool:
         """`a$b`: one value of the composite carries a match for every component."""
         parts = [matching.unescape(part) for part in matching.split_unescaped(query, "$")]
-        resource = self.resources[key]
-        roots = parameter_values(param, resource)
-        root_expression = _prepare(param.expression, resource["resourceType"])
-        for index in range(len(roots)):
+        for components in composite_values(param, self.resources[key]):
             if all(
-                any(
-                    self.value_matches(component_parameter(url), value, None, part)
-                    for value in compiled_as_is(f"({root_expression})[{index}].select({_prepare(expression, '')})")(
-                        resource
-                    )
-                )
-                for (url, expression), part in zip(param.components, parts)
+                any(self.value_matches(component_parameter(url), value, None, part) for value in values)
+                for (url, _), values, part in zip(param.components, components, parts)
             ):
                 return True
         return False
@@ -243,6 +262,11 @@ class Oracle:
             for concept in include.get("concept", [])
         }
         return any((system, code) in codes for system, code, _ in matching.token_atoms(value))
+
+    def in_compartment(self, owner: str, resource_type: str) -> set[str]:
+        """Keys of `resource_type` in the compartment of `owner` ("Patient/p1")."""
+        codes = compartment_parameters(owner.split("/")[0]).get(resource_type, ())
+        return {key for key in self.keys_of(resource_type) if any(owner in self.referenced(key, code) for code in codes)}
 
     def referenced(self, key: str, code: str) -> set[str]:
         """Keys of loaded resources that parameter `code` of resource `key` points to."""

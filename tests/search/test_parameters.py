@@ -63,6 +63,11 @@ async def test_reference_and_chain(ember: SearchClient, case: Case) -> None:
     await _check(ember, case)
 
 
+@pytest.mark.parametrize("case", _all(cases.composite_cases), ids=lambda case: case.id)
+async def test_composite(ember: SearchClient, case: Case) -> None:
+    await _check(ember, case)
+
+
 @pytest.mark.parametrize("case", _all(cases.uri_cases, cases.missing_cases), ids=lambda case: case.id)
 async def test_uri_and_missing(ember: SearchClient, case: Case) -> None:
     await _check(ember, case)

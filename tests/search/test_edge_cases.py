@@ -1,0 +1,295 @@
+"""The spec's edge cases on the loaded data (tests/search/fixtures/edge_cases.json adds the
+resources Synthea lacks): date precision and Periods, :missing, escaping, chains with includes,
+_revinclude, _has, _sort, _total, _summary=count, strict and lenient handling, POST _search,
+system and compartment search. Where the answer can be worked out by hand it is written down;
+everything is also checked against the oracle."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.search.client import BASE, SearchClient
+
+pytestmark = pytest.mark.anyio
+
+P1, P2 = "urn:uuid:5e0b7a0e-0001-4000-8000-000000000001", "urn:uuid:5e0b7a0e-0001-4000-8000-000000000002"
+OPEN_ENCOUNTER, DAY_ENCOUNTER = "urn:uuid:5e0b7a0e-0001-4000-8000-000000000009", "urn:uuid:5e0b7a0e-0001-4000-8000-000000000010"
+ESCAPED = "urn:uuid:5e0b7a0e-0001-4000-8000-000000000011"  # 2021-03-04T10:00:00Z, 1.50 mmol/L
+YEAR, DAY, PERIOD = (f"urn:uuid:5e0b7a0e-0001-4000-8000-0000000000{n}" for n in (12, 13, 14))
+PRECISION = ("code", "http://example.org/codes|precision,http://example.org/codes|x\\,y\\|z\\$w")
+
+
+async def _matches(ember: SearchClient, resource_type: str, params: list[tuple[str, str]]) -> set[str]:
+    """Ember's matches, after checking they are the oracle's."""
+    params = ember.resolved(params)
+    got = await ember.search(resource_type, params)
+    assert set(got.matches) == ember.oracle.matches(resource_type, params)
+    return set(got.matches)
+
+
+def _keys(ember: SearchClient, *full_urls: str) -> set[str]:
+    return {ember.data.identities[url] for url in full_urls}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2021", {ESCAPED, YEAR, DAY, PERIOD}),
+        ("2021-03", {ESCAPED, DAY, PERIOD}),
+        ("2021-03-04", {ESCAPED, DAY, PERIOD}),
+        ("2021-03-04T10:00Z", {ESCAPED}),
+        ("2021-03-04T10:00:00Z", {ESCAPED}),
+        ("gt2021-03-04T09:59Z", {ESCAPED, YEAR, DAY, PERIOD}),  # the period ends at 10:00:00Z (its second)
+        ("lt2021-03-04T09:00Z", {YEAR, DAY, PERIOD}),  # the period starts at 08:30Z
+        ("sa2021-03-04", set()),  # the year starts before the day
+        ("eb2021-03-04", set()),
+        ("ge2022", set()),  # the year 2021 ends where 2022 starts
+        ("le2020", set()),
+        ("ne2021-03-04", {YEAR}),
+    ],
+)
+async def test_date_precision(ember: SearchClient, value: str, expected: set[str]) -> None:
+    """Observations dated 2021 (a year), 2021-03-04 (a day), 2021-03-04T10:00:00Z and a Period
+    08:30Z-10:00Z that day; each search value covers the range its precision implies."""
+    found = await _matches(ember, "Observation", [PRECISION, ("date", value)])
+    assert found == _keys(ember, *expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("gt2030-01-01", {OPEN_ENCOUNTER}),  # an open Period goes on for ever
+        ("eq2021-03-04", set()),  # the open one is not inside the day; the other ends on the 5th
+        ("eq2021-03", {DAY_ENCOUNTER}),
+        ("sa2021-03-03", {OPEN_ENCOUNTER, DAY_ENCOUNTER}),
+        ("eb2021-03-06", {DAY_ENCOUNTER}),
+    ],
+)
+async def test_period_ranges(ember: SearchClient, value: str, expected: set[str]) -> None:
+    subject = ("subject", f"{{ref:{P1}}}")
+    assert await _matches(ember, "Encounter", [subject, ("date", value)]) == _keys(ember, *expected)
+
+
+async def test_missing(ember: SearchClient) -> None:
+    missing = await _matches(ember, "Patient", [("birthdate:missing", "true")])
+    assert _keys(ember, P2) == missing
+    present = await _matches(ember, "Patient", [("birthdate:missing", "false")])
+    assert not present & missing and len(present) == 8
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ([("code", "http://example.org/codes|x\\,y\\|z\\$w")], {ESCAPED}),
+        ([("code", "x\\,y\\|z\\$w")], {ESCAPED}),
+        ([("code", "x,y")], set()),  # two codes, neither exists
+        ([("code", "x\\,y")], set()),  # one code "x,y": not the whole code
+    ],
+)
+async def test_escaping(ember: SearchClient, params: list[tuple[str, str]], expected: set[str]) -> None:
+    assert await _matches(ember, "Observation", params) == _keys(ember, *expected)
+
+
+async def test_escaped_identifier(ember: SearchClient) -> None:
+    found = await _matches(ember, "Patient", [("identifier", "http://example.org/ids|a\\|b\\,c\\$d")])
+    assert found == _keys(ember, P1)
+
+
+async def test_accents_and_case(ember: SearchClient) -> None:
+    for value in ("angstrom", "ÅNGSTRÖM", "Ångström-Ñúñez"):
+        assert await _matches(ember, "Patient", [("family", value)]) == _keys(ember, P1)
+    assert await _matches(ember, "Patient", [("family:exact", "Angstrom-Nunez")]) == set()
+    assert await _matches(ember, "Patient", [("name:contains", "ÑÚÑ")]) == _keys(ember, P1)
+
+
+async def test_quantity_precision(ember: SearchClient) -> None:
+    """1.50 means [1.495, 1.505): 1.50 matches, 1.505 and 1.4 do not; 1.5 is [1.45, 1.55)."""
+    found = await _matches(ember, "Observation", [PRECISION, ("value-quantity", "1.50|http://unitsofmeasure.org|mmol/L")])
+    assert found == _keys(ember, ESCAPED)
+    found = await _matches(ember, "Observation", [PRECISION, ("value-quantity", "1.5||mmol/L")])
+    assert found == _keys(ember, ESCAPED, DAY)
+
+
+async def test_chain_with_include(ember: SearchClient) -> None:
+    params = ember.resolved([("subject:Patient.family", "angstrom"), ("_include", "Observation:subject")])
+    got = await ember.search("Observation", params)
+    matched = ember.oracle.matches("Observation", params)
+    assert set(got.matches) == matched and _keys(ember, ESCAPED, YEAR) <= matched
+    assert got.includes == ember.oracle.includes(matched, params) == _keys(ember, P1)
+    modes = {entry["search"]["mode"] for bundle in got.bundles for entry in bundle.get("entry", [])}
+    assert modes == {"match", "include"}
+
+
+async def test_chain_two_levels(ember: SearchClient) -> None:
+    found = await _matches(ember, "Observation", [("encounter.subject:Patient.family", "ångström")])
+    assert found == _keys(ember, ESCAPED)
+
+
+@pytest.mark.parametrize(
+    "includes",
+    [
+        [("_include", "Observation:encounter"), ("_include:iterate", "Encounter:subject")],
+        [("_include", "Observation:*")],
+        [("_include", "Observation:subject:Patient"), ("_include", "Observation:performer")],
+    ],
+    ids=["iterate", "wildcard", "typed"],
+)
+async def test_includes(ember: SearchClient, includes: list[tuple[str, str]]) -> None:
+    params = [PRECISION, *includes]
+    got = await ember.search("Observation", params)
+    matched = ember.oracle.matches("Observation", params)
+    assert set(got.matches) == matched
+    assert got.includes == ember.oracle.includes(matched, params)
+
+
+async def test_revinclude(ember: SearchClient) -> None:
+    params = ember.resolved([("_id", f"{{id:{P1}}}"), ("_revinclude", "Observation:subject"), ("_revinclude", "Encounter:subject")])
+    got = await ember.search("Patient", params)
+    assert got.matches == [ember.data.identities[P1]]
+    expected = ember.oracle.includes({ember.data.identities[P1]}, params)
+    assert got.includes == expected and _keys(ember, ESCAPED, YEAR, OPEN_ENCOUNTER, DAY_ENCOUNTER) <= expected
+
+
+@pytest.mark.parametrize(
+    "has",
+    [
+        ("_has:Observation:subject:code", "http://loinc.org|8302-2"),
+        ("_has:Observation:patient:code", "precision"),
+        ("_has:Encounter:subject:_has:Observation:encounter:code", "x\\,y\\|z\\$w"),
+        ("_has:Observation:subject:code", "no-such-code"),
+    ],
+)
+async def test_has(ember: SearchClient, has: tuple[str, str]) -> None:
+    await _matches(ember, "Patient", [has])
+
+
+async def test_in_and_not_in_a_value_set_loaded_with_the_data(ember: SearchClient) -> None:
+    inside = await _matches(ember, "Observation", [("code:in", "http://example.org/fhir/ValueSet/lipids")])
+    assert inside
+    outside = await _matches(ember, "Observation", [("code:not-in", "http://example.org/fhir/ValueSet/lipids")])
+    assert not inside & outside and len(inside | outside) == len(ember.oracle.keys_of("Observation"))
+
+
+async def test_reference_identifier(ember: SearchClient) -> None:
+    found = await _matches(ember, "Observation", [("performer:identifier", "http://hl7.org/fhir/sid/us-npi|9999999999")])
+    assert found == _keys(ember, YEAR)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        [("gender", "male,female")],
+        [("gender", "male"), ("birthdate", "lt1990")],
+        [("birthdate", "ge1950"), ("birthdate", "lt1990")],
+        [("_lastUpdated", "gt2000-01-01")],
+        [("_lastUpdated", "lt2000-01-01")],
+        [("_tag", "https://smarthealthit.org/tags|synthea-5-2019"), ("gender:not", "male")],
+    ],
+)
+async def test_and_or(ember: SearchClient, params: list[tuple[str, str]]) -> None:
+    await _matches(ember, "Patient", params)
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "sort", "params"),
+    [
+        ("Patient", "birthdate", []),
+        ("Patient", "-birthdate", []),
+        ("Observation", "-date", [("code", "http://loinc.org|8302-2")]),
+        ("Observation", "date", [("code", "http://loinc.org|8302-2")]),
+        ("Encounter", "status,-date", []),
+        ("Claim", "-created", []),
+    ],
+)
+async def test_sort(ember: SearchClient, resource_type: str, sort: str, params: list[tuple[str, str]]) -> None:
+    """Every page in order: the keys the oracle computes never go backwards (ties in any order;
+    resources without a value together at one end)."""
+    got = await ember.search(resource_type, [*params, ("_sort", sort), ("_count", "20")])
+    assert set(got.matches) == ember.oracle.matches(resource_type, params)
+    keys = [tuple(_sort_keys(ember, key, sort)) for key in got.matches]
+    present = [key for key in keys if None not in key]
+    assert present == sorted(present, key=lambda key: _directed(key, sort))
+    without = [index for index, key in enumerate(keys) if None in key]
+    assert without == list(range(len(without))) or without == list(range(len(keys) - len(without), len(keys)))
+
+
+def _sort_keys(ember: SearchClient, key: str, sort: str) -> list[object]:
+    return [ember.oracle.sort_key(key, code.lstrip("-"), code.startswith("-")) for code in sort.split(",")]
+
+
+def _directed(key: tuple[object, ...], sort: str) -> tuple[object, ...]:
+    """A tuple that sorts ascending when `key` is in the order `sort` asks for."""
+    return tuple(_Reversed(part) if code.startswith("-") else part for part, code in zip(key, sort.split(",")))
+
+
+class _Reversed:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return other.value < self.value  # type: ignore[operator]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and other.value == self.value
+
+
+async def test_total_accurate_and_summary_count(ember: SearchClient) -> None:
+    params = [("code", "http://loinc.org|8302-2")]
+    expected = len(ember.oracle.matches("Observation", params))
+    accurate = (await ember.client.get("Observation", params=[*params, ("_total", "accurate"), ("_count", "10")])).json()
+    assert accurate["total"] == expected and len(accurate["entry"]) == 10
+    counted = (await ember.client.get("Observation", params=[*params, ("_summary", "count")])).json()
+    assert counted["total"] == expected and "entry" not in counted
+    one_page = (await ember.client.get("Patient", params=[("gender", "male")])).json()
+    assert one_page["total"] == len(ember.oracle.matches("Patient", [("gender", "male")]))
+
+
+async def test_default_and_maximum_page_sizes(ember: SearchClient) -> None:
+    first = (await ember.client.get("Observation")).json()
+    assert len(first["entry"]) == 50
+    largest = (await ember.client.get("Observation", params=[("_count", "5000")])).json()
+    assert len(largest["entry"]) <= 1000
+
+
+async def test_unknown_parameters_are_ignored_unless_strict(ember: SearchClient) -> None:
+    lenient = await ember.client.get("Patient", params=[("gender", "male"), ("no-such-parameter", "x")])
+    assert lenient.status_code == 200
+    bundle = lenient.json()
+    self_link = next(link["url"] for link in bundle["link"] if link["relation"] == "self")
+    assert "no-such-parameter" not in self_link and "gender=male" in self_link
+    got = await ember.follow(lenient)
+    assert set(got.matches) == ember.oracle.matches("Patient", [("gender", "male")])
+    strict = await ember.client.get("Patient", params=[("no-such-parameter", "x")], headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400 and strict.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [[("gender:no-such-modifier", "male")], [("birthdate", "not-a-date")], [("birthdate", "xx2021")], [("_count", "-1")]],
+)
+async def test_bad_values_are_400(ember: SearchClient, params: list[tuple[str, str]]) -> None:
+    response = await ember.client.get("Patient", params=params)
+    assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_post_search_is_get_search(ember: SearchClient) -> None:
+    params = [("code", "http://loinc.org|8302-2"), ("date", "ge2015")]
+    posted = await ember.client.post("Observation/_search", data=dict(params))
+    got = await ember.follow(posted)
+    assert set(got.matches) == ember.oracle.matches("Observation", params)
+
+
+async def test_system_search(ember: SearchClient) -> None:
+    params = [("_type", "Patient,ValueSet"), ("_lastUpdated", "gt2000-01-01")]
+    got = await ember.search(BASE, params)
+    assert set(got.matches) == ember.oracle.matches(None, params)
+
+
+async def test_compartment_search(ember: SearchClient) -> None:
+    owner = ember.data.identities[P1]
+    got = await ember.search(f"{owner}/Observation", [])
+    assert set(got.matches) == ember.oracle.in_compartment(owner, "Observation")
+    got = await ember.search(f"{owner}/Encounter", [("status", "finished")])
+    assert set(got.matches) == ember.oracle.in_compartment(owner, "Encounter") & ember.oracle.matches(
+        "Encounter", [("status", "finished")]
+    )

@@ -2,8 +2,8 @@
 once per back end and per test process, and a client that searches them next to the oracle.
 
 Loading is the slow part (about 1,300 resources), so each back end's database is filled once,
-by a session fixture in its own event loop, and every test then opens a fresh store on it. The
-tests only read; a test that writes asks for the plain `store` fixture (an empty database).
+by a session fixture in its own event loop, and each test module then opens one store on it.
+The tests only read; a test that writes asks for `empty_ember` (an empty database).
 """
 
 from __future__ import annotations
@@ -59,7 +59,14 @@ def loaded_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loade
     databases.drop()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Module scope, so that `ember` keeps one store open on one event loop for a whole module
+    (opening a PostgreSQL pool per test cost more than most searches)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 async def ember(request: pytest.FixtureRequest, loaded_databases: LoadedDatabases) -> AsyncIterator[SearchClient]:
     """A client on the loaded data of one back end (read only: tests must not write)."""
     if request.param == "postgres":

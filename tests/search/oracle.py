@@ -266,7 +266,9 @@ class Oracle:
     def in_compartment(self, owner: str, resource_type: str) -> set[str]:
         """Keys of `resource_type` in the compartment of `owner` ("Patient/p1")."""
         codes = compartment_parameters(owner.split("/")[0]).get(resource_type, ())
-        return {key for key in self.keys_of(resource_type) if any(owner in self.referenced(key, code) for code in codes)}
+        return {
+            key for key in self.keys_of(resource_type) if any(owner in self.referenced(key, code) for code in codes)
+        }
 
     def referenced(self, key: str, code: str) -> set[str]:
         """Keys of loaded resources that parameter `code` of resource `key` points to."""

@@ -13,7 +13,10 @@ from tests.search.client import BASE, SearchClient
 pytestmark = pytest.mark.anyio
 
 P1, P2 = "urn:uuid:5e0b7a0e-0001-4000-8000-000000000001", "urn:uuid:5e0b7a0e-0001-4000-8000-000000000002"
-OPEN_ENCOUNTER, DAY_ENCOUNTER = "urn:uuid:5e0b7a0e-0001-4000-8000-000000000009", "urn:uuid:5e0b7a0e-0001-4000-8000-000000000010"
+OPEN_ENCOUNTER, DAY_ENCOUNTER = (
+    "urn:uuid:5e0b7a0e-0001-4000-8000-000000000009",
+    "urn:uuid:5e0b7a0e-0001-4000-8000-000000000010",
+)
 ESCAPED = "urn:uuid:5e0b7a0e-0001-4000-8000-000000000011"  # 2021-03-04T10:00:00Z, 1.50 mmol/L
 YEAR, DAY, PERIOD = (f"urn:uuid:5e0b7a0e-0001-4000-8000-0000000000{n}" for n in (12, 13, 14))
 PRECISION = ("code", "http://example.org/codes|precision,http://example.org/codes|x\\,y\\|z\\$w")
@@ -104,7 +107,9 @@ async def test_accents_and_case(ember: SearchClient) -> None:
 
 async def test_quantity_precision(ember: SearchClient) -> None:
     """1.50 means [1.495, 1.505): 1.50 matches, 1.505 and 1.4 do not; 1.5 is [1.45, 1.55)."""
-    found = await _matches(ember, "Observation", [PRECISION, ("value-quantity", "1.50|http://unitsofmeasure.org|mmol/L")])
+    found = await _matches(
+        ember, "Observation", [PRECISION, ("value-quantity", "1.50|http://unitsofmeasure.org|mmol/L")]
+    )
     assert found == _keys(ember, ESCAPED)
     found = await _matches(ember, "Observation", [PRECISION, ("value-quantity", "1.5||mmol/L")])
     assert found == _keys(ember, ESCAPED, DAY)
@@ -143,7 +148,9 @@ async def test_includes(ember: SearchClient, includes: list[tuple[str, str]]) ->
 
 
 async def test_revinclude(ember: SearchClient) -> None:
-    params = ember.resolved([("_id", f"{{id:{P1}}}"), ("_revinclude", "Observation:subject"), ("_revinclude", "Encounter:subject")])
+    params = ember.resolved(
+        [("_id", f"{{id:{P1}}}"), ("_revinclude", "Observation:subject"), ("_revinclude", "Encounter:subject")]
+    )
     got = await ember.search("Patient", params)
     assert got.matches == [ember.data.identities[P1]]
     expected = ember.oracle.includes({ember.data.identities[P1]}, params)
@@ -171,7 +178,9 @@ async def test_in_and_not_in_a_value_set_loaded_with_the_data(ember: SearchClien
 
 
 async def test_reference_identifier(ember: SearchClient) -> None:
-    found = await _matches(ember, "Observation", [("performer:identifier", "http://hl7.org/fhir/sid/us-npi|9999999999")])
+    found = await _matches(
+        ember, "Observation", [("performer:identifier", "http://hl7.org/fhir/sid/us-npi|9999999999")]
+    )
     assert found == _keys(ember, YEAR)
 
 
@@ -236,7 +245,9 @@ class _Reversed:
 async def test_total_accurate_and_summary_count(ember: SearchClient) -> None:
     params = [("code", "http://loinc.org|8302-2")]
     expected = len(ember.oracle.matches("Observation", params))
-    accurate = (await ember.client.get("Observation", params=[*params, ("_total", "accurate"), ("_count", "10")])).json()
+    accurate = (
+        await ember.client.get("Observation", params=[*params, ("_total", "accurate"), ("_count", "10")])
+    ).json()
     assert accurate["total"] == expected and len(accurate["entry"]) == 10
     counted = (await ember.client.get("Observation", params=[*params, ("_summary", "count")])).json()
     assert counted["total"] == expected and "entry" not in counted
@@ -259,13 +270,20 @@ async def test_unknown_parameters_are_ignored_unless_strict(ember: SearchClient)
     assert "no-such-parameter" not in self_link and "gender=male" in self_link
     got = await ember.follow(lenient)
     assert set(got.matches) == ember.oracle.matches("Patient", [("gender", "male")])
-    strict = await ember.client.get("Patient", params=[("no-such-parameter", "x")], headers={"Prefer": "handling=strict"})
+    strict = await ember.client.get(
+        "Patient", params=[("no-such-parameter", "x")], headers={"Prefer": "handling=strict"}
+    )
     assert strict.status_code == 400 and strict.json()["resourceType"] == "OperationOutcome"
 
 
 @pytest.mark.parametrize(
     "params",
-    [[("gender:no-such-modifier", "male")], [("birthdate", "not-a-date")], [("birthdate", "xx2021")], [("_count", "-1")]],
+    [
+        [("gender:no-such-modifier", "male")],
+        [("birthdate", "not-a-date")],
+        [("birthdate", "xx2021")],
+        [("_count", "-1")],
+    ],
 )
 async def test_bad_values_are_400(ember: SearchClient, params: list[tuple[str, str]]) -> None:
     response = await ember.client.get("Patient", params=params)

@@ -244,14 +244,20 @@ def oracle() -> Oracle:
         ("Observation", [("value-quantity", "gt100")], {"Observation/o1"}),
         ("Observation", [("component-code-value-quantity", "http://loinc.org|8480-6$gt130")], {"Observation/o2"}),
         ("Observation", [("component-code-value-quantity", "http://loinc.org|8462-4$gt130")], set()),
-        ("Observation", [("combo-code-value-quantity", "8480-6$lt130,8480-6$gt130")], {"Observation/o1", "Observation/o2"}),
+        (
+            "Observation",
+            [("combo-code-value-quantity", "8480-6$lt130,8480-6$gt130")],
+            {"Observation/o1", "Observation/o2"},
+        ),
         ("Patient", [("_has:Observation:patient:code", "8480-6")], {"Patient/p1"}),
         ("Patient", [("_has:Encounter:subject:_has:Observation:encounter:code", "8480-6")], {"Patient/p1"}),
         ("Patient", [("_has:Observation:patient:code", "8462-4")], set()),
         (None, [("_type", "Patient,Encounter")], {"Patient/p1", "Patient/p2", "Encounter/e1"}),
     ],
 )
-def test_oracle_search(oracle: Oracle, resource_type: str | None, params: list[tuple[str, str]], expected: set[str]) -> None:
+def test_oracle_search(
+    oracle: Oracle, resource_type: str | None, params: list[tuple[str, str]], expected: set[str]
+) -> None:
     assert oracle.matches(resource_type, params) == expected
 
 

@@ -167,12 +167,7 @@ def quantity_cases() -> Iterator[Case]:
 
 def reference_cases() -> Iterator[Case]:
     """Each reference form, the :Type modifier, and :missing (which every type gets below)."""
-    for resource_type, code, _, values in _parameters("reference"):
-        targets = [value["reference"] for value in values if isinstance(value, dict) and "reference" in value]
-        local = [target for target in targets if target.startswith("urn:uuid:")]
-        if not local:
-            continue
-        target = _most_common(local)
+    for resource_type, code, target in _reference_targets():
         target_type = _type_of(target)
         for name, value in [
             (code, f"{{ref:{target}}}"),
@@ -182,6 +177,19 @@ def reference_cases() -> Iterator[Case]:
             (code, f"{target_type}/{NOTHING}"),
         ]:
             yield Case(resource_type, ((name, value),))
+
+
+def _reference_targets() -> Iterator[tuple[str, str, str]]:
+    """(type, reference parameter, the fullUrl it most often points to) for every reference
+    parameter pointing into the loaded bundles."""
+    for resource_type, code, _, values in _parameters("reference"):
+        local = [
+            value["reference"]
+            for value in values
+            if isinstance(value, dict) and str(value.get("reference", "")).startswith("urn:uuid:")
+        ]
+        if local:
+            yield resource_type, code, _most_common(local)
 
 
 def missing_cases() -> Iterator[Case]:
@@ -198,12 +206,8 @@ def missing_cases() -> Iterator[Case]:
 
 def chain_cases() -> Iterator[Case]:
     """`ref:Type.param=value` with a token value of the most common target."""
-    for resource_type, code, _, values in _parameters("reference"):
-        local = [value["reference"] for value in values if isinstance(value, dict) and "reference" in value]
-        local = [target for target in local if target.startswith("urn:uuid:")]
-        if not local:
-            continue
-        target_type = _type_of(_most_common(local))
+    for resource_type, code, target in _reference_targets():
+        target_type = _type_of(target)
         target_values = values_by_parameter(target_type)
         for target_code in ("gender", "class", "status", "name"):
             if target_code in target_values:

@@ -37,7 +37,7 @@ class LoadedData:
     oracle: Oracle
 
 
-async def load(store: Store, location: str) -> LoadedData:
+async def load(store: Store, location: str, shared: dict[tuple[str, str], list[Any]] | None = None) -> LoadedData:
     identities: dict[str, str] = {}
     async with fhir_client(store) as client:
         for path in bundle_paths():
@@ -51,7 +51,8 @@ async def load(store: Store, location: str) -> LoadedData:
             read = await client.get(key)
             assert read.status_code == 200, key
             resources.append(read.json())
-    return LoadedData(location, identities, Oracle(resources, BASE, datetime.now(UTC)))
+    origins = {key: full_url for full_url, key in identities.items()}
+    return LoadedData(location, identities, Oracle(resources, BASE, datetime.now(UTC), origins, shared))
 
 
 @dataclass

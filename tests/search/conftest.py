@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,8 @@ class LoadedDatabases:
     directory: Path
     loaded: dict[str, LoadedData] = field(default_factory=dict)
     postgres_urls: list[str] = field(default_factory=list)
+    #: Parameter values both back ends' oracles share (see `Oracle`).
+    shared_values: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
 
     def get(self, backend: str) -> LoadedData:
         if backend not in self.loaded:
@@ -43,7 +46,7 @@ class LoadedDatabases:
         store = Backend(backend, self.directory).store(location)
         await store.open()
         try:
-            return await load(store, location)
+            return await load(store, location, self.shared_values)
         finally:
             await store.close()
 

@@ -36,6 +36,8 @@ RESULT_PARAMS = frozenset(
 )
 
 
+#: Parameters whose values the server assigns (so they differ between two loads of the same data).
+_SERVER_ASSIGNED = frozenset({"_id", "_lastUpdated"})
 #: The modifiers the oracle knows per parameter type (None: no modifier); reference parameters
 #: also take their target types (`subject:Patient`).
 _MODIFIERS: dict[str, frozenset[str | None]] = {
@@ -168,11 +170,23 @@ def parameter_values(param: SearchParameter, resource: dict[str, Any]) -> list[A
 class Oracle:
     """Answers searches over a fixed set of resources by looking at every one of them."""
 
-    def __init__(self, resources: Iterable[dict[str, Any]], base_url: str, now: datetime) -> None:
+    def __init__(
+        self,
+        resources: Iterable[dict[str, Any]],
+        base_url: str,
+        now: datetime,
+        origins: dict[str, str] | None = None,
+        shared: dict[tuple[str, str], list[Any]] | None = None,
+    ) -> None:
+        """`origins` ("Type/id" -> where the resource came from, such as its bundle fullUrl) and
+        `shared` let oracles over the same data in several databases evaluate each value that
+        does not depend on server-assigned ids or times once."""
         self.resources = {f"{r['resourceType']}/{r['id']}": r for r in resources}
         self.base_url = base_url
         self.now = now
         self._values: dict[tuple[str, str], list[Any]] = {}
+        self._origins = origins or {}
+        self._shared = shared if shared is not None else {}
 
     def keys_of(self, resource_type: str | None) -> list[str]:
         return [key for key in self.resources if resource_type is None or key.startswith(resource_type + "/")]
@@ -182,7 +196,15 @@ class Oracle:
         if (key, code) not in self._values:
             resource = self.resources[key]
             param = search_parameter(resource["resourceType"], code)
-            self._values[(key, code)] = [] if param is None else parameter_values(param, resource)
+            origin = self._origins.get(key)
+            if param is None:
+                self._values[(key, code)] = []
+            elif origin is None or param.type == "reference" or code in _SERVER_ASSIGNED:
+                self._values[(key, code)] = parameter_values(param, resource)
+            else:
+                if (origin, code) not in self._shared:
+                    self._shared[(origin, code)] = parameter_values(param, resource)
+                self._values[(key, code)] = self._shared[(origin, code)]
         return self._values[(key, code)]
 
     def matches(self, resource_type: str | None, params: list[tuple[str, str]]) -> set[str]:

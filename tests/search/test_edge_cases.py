@@ -206,13 +206,15 @@ async def test_and_or(ember: SearchClient, params: list[tuple[str, str]]) -> Non
         ("Patient", "-birthdate", []),
         ("Observation", "-date", [("code", "http://loinc.org|8302-2")]),
         ("Observation", "date", [("code", "http://loinc.org|8302-2")]),
-        ("Encounter", "status,-date", []),
+        ("Encounter", "status,date", []),
+        ("Immunization", "status,-date", []),
         ("Claim", "-created", []),
     ],
 )
 async def test_sort(ember: SearchClient, resource_type: str, sort: str, params: list[tuple[str, str]]) -> None:
     """Every page in order: the keys the oracle computes never go backwards (ties in any order;
-    resources without a value together at one end)."""
+    resources without a value together at one end). Descending sorts are only asked of point
+    dates: R4 does not say which end of a Period a descending sort uses."""
     got = await ember.search(resource_type, [*params, ("_sort", sort), ("_count", "20")])
     assert set(got.matches) == ember.oracle.matches(resource_type, params)
     keys = [tuple(_sort_keys(ember, key, sort)) for key in got.matches]

@@ -17,8 +17,8 @@ from tests.search.client import SearchClient
 
 pytestmark = pytest.mark.anyio
 
-#: A page size below most result sizes, so most cases also follow `next` links.
-PAGE = ("_count", "100")
+#: A page size below the larger result sizes, so those cases also follow `next` links.
+PAGE = ("_count", "250")
 
 
 def _all(*generators: Callable[[], Iterator[Case]]) -> list[Case]:

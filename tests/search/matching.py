@@ -8,9 +8,10 @@ and `:not` are properties of the whole resource, so the oracle handles them, not
 
 Two readings of the spec are fixed here, because the page leaves them open:
 - a date, dateTime or instant without a timezone is taken as UTC (the server's zone);
-- number and quantity values in resources are points: `eq`/`ne`/`ap` use the precision range
-  of the search value ("100" is [99.5, 100.5)), `gt`/`lt`/`ge`/`le`/`sa`/`eb` compare with the
-  search number itself, as in the spec's number table.
+- number and quantity values in resources are points: `eq`/`ne` use the precision range of the
+  search value ("100" is [99.5, 100.5)) and `gt`/`lt`/`ge`/`le` the search number itself ("greater
+  than exactly 100"), as in the spec's number table; `sa`/`eb` follow the general prefix table
+  (the value lies after/before the whole precision range); `ap` is +-10% of the search value.
 """
 
 from __future__ import annotations
@@ -269,9 +270,9 @@ def number_compare(number: Decimal, query: str) -> bool:
         "eq": low <= number < high,
         "ne": not low <= number < high,
         "gt": number > searched,
-        "sa": number > searched,
+        "sa": number >= high,
         "lt": number < searched,
-        "eb": number < searched,
+        "eb": number < low,
         "ge": number >= searched,
         "le": number <= searched,
     }[prefix]

@@ -106,7 +106,7 @@ async def test_accents_and_case(ember: SearchClient) -> None:
 
 
 async def test_quantity_precision(ember: SearchClient) -> None:
-    """1.50 means [1.495, 1.505): 1.50 matches, 1.505 and 1.4 do not; 1.5 is [1.45, 1.55)."""
+    """1.50 means [1.495, 1.505): 1.50 matches, 1.51 and 1.4 do not; 1.5 is [1.45, 1.55)."""
     found = await _matches(
         ember, "Observation", [PRECISION, ("value-quantity", "1.50|http://unitsofmeasure.org|mmol/L")]
     )
@@ -313,3 +313,125 @@ async def test_compartment_search(ember: SearchClient) -> None:
     assert set(got.matches) == ember.oracle.in_compartment(owner, "Encounter") & ember.oracle.matches(
         "Encounter", [("status", "finished")]
     )
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "params"),
+    [
+        ("Patient", [("name", "%")]),
+        ("Patient", [("name", "_")]),
+        ("Patient", [("name:contains", "%")]),
+        ("Patient", [("name:contains", "_")]),
+        ("Patient", [("family", "\\\\")]),
+        ("Patient", [("family", "' OR '1'='1")]),
+        ("Patient", [("gender", "MALE")]),  # codes are case-sensitive
+        ("Patient", [("identifier", "%")]),
+        ("Observation", [("code", "8302%")]),
+        ("ValueSet", [("url:below", "http://example.org/fhir/ValueSet/lipid_")]),
+    ],
+)
+async def test_wildcards_and_quotes_are_plain_characters(
+    ember: SearchClient, resource_type: str, params: list[tuple[str, str]]
+) -> None:
+    """SQL LIKE wildcards and quotes in a search value mean themselves: nothing here matches."""
+    assert await _matches(ember, resource_type, params) == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2021-03-04T11:00:00+01:00", "ge2021-03-04T11:00+01:00", "lt2021-03-04T05:00:00-05:00", "2021-03-04T10:00"],
+)
+async def test_timezones_in_search_values(ember: SearchClient, value: str) -> None:
+    await _matches(ember, "Observation", [PRECISION, ("date", value)])
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "params"),
+    [
+        ("Patient", [("gender:not", "male,female")]),
+        ("Patient", [("_id", "{id:" + P1 + "},{id:" + P2 + "}")]),
+        ("Observation", [("subject:Patient.birthdate:missing", "true")]),
+        ("Observation", [("subject.family", "angstrom")]),  # a chain without a type: every target type
+        ("Observation", [("subject:Patient.identifier", "http://example.org/ids|a\\|b\\,c\\$d")]),
+        ("Encounter", [("subject:Patient._has:Observation:subject:code", "precision")]),
+        ("Patient", [("_has:Observation:subject:code:missing", "false"), ("gender", "male")]),
+    ],
+)
+async def test_more_combinations(ember: SearchClient, resource_type: str, params: list[tuple[str, str]]) -> None:
+    await _matches(ember, resource_type, params)
+
+
+async def test_canonical_units_are_all_or_nothing(ember: SearchClient) -> None:
+    """Metres against heights in centimetres: a server may compare canonical units (then it is
+    exactly the heights over 170 cm) or not (then nothing); never a part of them."""
+    height = ("code", "http://loinc.org|8302-2")
+    in_metres = await ember.search("Observation", [height, ("value-quantity", "gt1.7|http://unitsofmeasure.org|m")])
+    in_centimetres = ember.oracle.matches(
+        "Observation", [height, ("value-quantity", "gt170|http://unitsofmeasure.org|cm")]
+    )
+    assert in_centimetres and set(in_metres.matches) in (set(), in_centimetres)
+
+
+async def test_system_search_with_a_parameter_both_types_have(ember: SearchClient) -> None:
+    params = [("_type", "Patient,Practitioner"), ("name", "a")]
+    got = await ember.search(BASE, params)
+    assert set(got.matches) == ember.oracle.matches(None, params)
+    assert {key.split("/")[0] for key in got.matches} == {"Patient", "Practitioner"}
+
+
+async def test_includes_on_every_page(ember: SearchClient) -> None:
+    """With small pages, each page carries the includes of its own matches."""
+    params = [("code", "http://loinc.org|8302-2"), ("_include", "Observation:subject"), ("_count", "7")]
+    got = await ember.search("Observation", params)
+    assert len(got.bundles) > 2
+    for bundle in got.bundles:
+        entries = bundle.get("entry", [])
+        matched = {
+            f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries if e["search"]["mode"] == "match"
+        }
+        included = {
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in entries
+            if e["search"]["mode"] == "include"
+        }
+        assert included == ember.oracle.includes(matched, params)
+
+
+async def test_revinclude_iterate(ember: SearchClient) -> None:
+    params = ember.resolved(
+        [
+            ("_id", f"{{id:{P1}}}"),
+            ("_revinclude", "Encounter:subject"),
+            ("_revinclude:iterate", "Observation:encounter"),
+        ]
+    )
+    got = await ember.search("Patient", params)
+    assert got.includes == ember.oracle.includes(set(got.matches), params)
+    assert _keys(ember, ESCAPED) <= got.includes
+
+
+async def test_elements_on_search_results(ember: SearchClient) -> None:
+    bundle = (await ember.client.get("Patient", params=[("gender", "male"), ("_elements", "birthDate")])).json()
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        assert set(resource) <= {"resourceType", "id", "meta", "birthDate"}, sorted(resource)
+        assert any(tag.get("code") == "SUBSETTED" for tag in resource["meta"].get("tag", []))
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "code", "number"),
+    [
+        ("Observation", "value-quantity", 176),
+        ("Observation", "value-quantity", 79),
+        ("RiskAssessment", "probability", 0.5),
+    ],
+)
+async def test_approximately_is_about_ten_percent(
+    ember: SearchClient, resource_type: str, code: str, number: float
+) -> None:
+    """`ap`: at least everything within 10% of the value, nothing beyond 20% (the width is the
+    server's choice within reason). Single-valued parameters: the bounds are two ANDed searches."""
+    got = set((await ember.search(resource_type, [(code, f"ap{number}")])).matches)
+    within = ember.oracle.matches(resource_type, [(code, f"ge{number * 0.9:.6f}"), (code, f"le{number * 1.1:.6f}")])
+    beyond = ember.oracle.matches(resource_type, [(code, f"ge{number * 0.8:.6f}"), (code, f"le{number * 1.2:.6f}")])
+    assert within and within <= got <= beyond

@@ -365,7 +365,9 @@ async def test_canonical_units_are_all_or_nothing(ember: SearchClient) -> None:
     """Metres against heights in centimetres: a server may compare canonical units (then it is
     exactly the heights over 170 cm) or not (then nothing); never a part of them."""
     height = ("code", "http://loinc.org|8302-2")
-    in_metres = await ember.search("Observation", [height, ("value-quantity", "gt1.7|http://unitsofmeasure.org|m")])
+    # Many digits: the precision range of the search value is too narrow to hold any height.
+    metres = "gt1.700000|http://unitsofmeasure.org|m"
+    in_metres = await ember.search("Observation", [height, ("value-quantity", metres)])
     in_centimetres = ember.oracle.matches(
         "Observation", [height, ("value-quantity", "gt170|http://unitsofmeasure.org|cm")]
     )

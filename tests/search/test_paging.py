@@ -79,3 +79,28 @@ async def test_total_counts_every_page(empty_ember: httpx.AsyncClient) -> None:
         await empty_ember.get("Patient", params=[("family", FAMILY), ("_count", "5"), ("_total", "accurate")])
     ).json()
     assert bundle["total"] == 12 and len(bundle["entry"]) == 5
+
+
+async def test_only_current_versions_match(empty_ember: httpx.AsyncClient) -> None:
+    """An update moves a resource out of its old matches; a deleted one matches nothing and is
+    included by nothing."""
+    kept, changed, deleted = await _create_patients(empty_ember, 3)
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "pagingtest"},
+        "subject": {"reference": deleted},
+    }
+    assert (await empty_ember.post("Observation", json=observation)).status_code == 201
+    patient = (await empty_ember.get(changed)).json()
+    patient["name"][0]["family"] = "Renamed"
+    assert (await empty_ember.put(changed, json=patient)).status_code == 200
+    assert (await empty_ember.delete(deleted)).status_code in (200, 204)
+    found = (await empty_ember.get("Patient", params=[("family", FAMILY)])).json()
+    assert _ids(found) == [kept]
+    renamed = (await empty_ember.get("Patient", params=[("family", "Renamed")])).json()
+    assert _ids(renamed) == [changed]
+    included = (await empty_ember.get("Observation", params=[("_include", "Observation:subject")])).json()
+    assert [entry["search"]["mode"] for entry in included["entry"]] == ["match"]
+    has = (await empty_ember.get("Patient", params=[("_has:Observation:subject:status", "final")])).json()
+    assert _ids(has) == []

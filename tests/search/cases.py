@@ -285,6 +285,29 @@ def _component_query(kind: str, value: Any, prefix: str) -> str:
     return _escape(matching.string_parts(value)[0])
 
 
+def sort_cases() -> Iterator[Case]:
+    """`_sort` on each date and number parameter with values: ascending, and descending where
+    every value of the type is a point (R4 leaves open which end of a range a descending sort
+    uses). Quantities have their own cases in one unit: across units the order is the server's."""
+    for kind in ("date", "number"):
+        for resource_type, code, param, _ in _parameters(kind):
+            yield Case(resource_type, (("_sort", code),))
+            every = [
+                value for resource in raw_resources()[resource_type] for value in parameter_values(param, resource)
+            ]
+            if all(isinstance(value, str | int | float | Decimal) for value in every):
+                yield Case(resource_type, (("_sort", f"-{code}"),))
+
+
+def include_cases() -> Iterator[Case]:
+    """`_include` of each reference parameter pointing into the data, and the `_revinclude`
+    of it from its most common target's type."""
+    for resource_type, code, target in _reference_targets():
+        yield Case(resource_type, ((f"{code}:missing", "false"), ("_include", f"{resource_type}:{code}")))
+        target_type = _type_of(target)
+        yield Case(target_type, (("_id", f"{{id:{target}}}"), ("_revinclude", f"{resource_type}:{code}")))
+
+
 @functools.cache
 def _types_by_full_url() -> dict[str, str]:
     return {r["_fullUrl"]: r["resourceType"] for resources in raw_resources().values() for r in resources}

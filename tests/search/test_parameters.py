@@ -14,6 +14,7 @@ import pytest
 from tests.search import cases
 from tests.search.cases import Case
 from tests.search.client import SearchClient
+from tests.search.ordering import check_sorted
 
 pytestmark = pytest.mark.anyio
 
@@ -82,3 +83,17 @@ async def test_composite(ember: SearchClient, case: Case) -> None:
 @pytest.mark.parametrize("case", _all(cases.uri_cases, cases.missing_cases), ids=lambda case: case.id)
 async def test_uri_and_missing(ember: SearchClient, case: Case) -> None:
     await _check(ember, case)
+
+
+@pytest.mark.parametrize("case", _all(cases.sort_cases), ids=lambda case: case.id)
+async def test_sort(ember: SearchClient, case: Case) -> None:
+    await check_sorted(ember, case.resource_type, [], case.params[0][1])
+
+
+@pytest.mark.parametrize("case", _all(cases.include_cases), ids=lambda case: case.id)
+async def test_include_and_revinclude(ember: SearchClient, case: Case) -> None:
+    params = ember.resolved(list(case.params))
+    got = await ember.search(case.resource_type, [*params, PAGE])
+    matched = ember.oracle.matches(case.resource_type, params)
+    assert set(got.matches) == matched
+    assert got.includes == ember.oracle.includes(matched, params)

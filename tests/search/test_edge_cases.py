@@ -413,3 +413,29 @@ async def test_approximately_is_about_ten_percent(
     within = ember.oracle.matches(resource_type, [(code, f"ge{number * 0.9:.6f}"), (code, f"le{number * 1.1:.6f}")])
     beyond = ember.oracle.matches(resource_type, [(code, f"ge{number * 0.8:.6f}"), (code, f"le{number * 1.2:.6f}")])
     assert within and within <= got <= beyond
+
+
+@pytest.mark.parametrize("prefix", ["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"])
+@pytest.mark.parametrize("precision", ["as stored", "seconds"])
+async def test_last_updated_at_the_instant_of_a_write(ember: SearchClient, prefix: str, precision: str) -> None:
+    """`_lastUpdated` with a resource's own meta.lastUpdated (microseconds as the server wrote
+    them, or cut to seconds): the instant must compare exactly."""
+    patients = sorted(
+        ember.oracle.keys_of("Patient"), key=lambda key: ember.oracle.resources[key]["meta"]["lastUpdated"]
+    )
+    instant = ember.oracle.resources[patients[len(patients) // 2]]["meta"]["lastUpdated"]
+    if precision == "seconds":
+        instant = instant[:19] + "Z"
+    await _matches(ember, "Patient", [("_lastUpdated", prefix + instant)])
+
+
+@pytest.mark.parametrize(
+    "has",
+    [
+        ("_has:Observation:subject:encounter:Encounter.class", "AMB"),
+        ("_has:Observation:subject:value-quantity", "gt150|http://unitsofmeasure.org|cm"),
+        ("_has:Observation:subject:_tag:not", "synthea-5-2019"),
+    ],
+)
+async def test_has_with_chains_and_modifiers(ember: SearchClient, has: tuple[str, str]) -> None:
+    await _matches(ember, "Patient", [has])

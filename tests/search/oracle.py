@@ -164,6 +164,7 @@ def composite_values(param: SearchParameter, resource: dict[str, Any]) -> list[l
 
 
 def parameter_values(param: SearchParameter, resource: dict[str, Any]) -> list[Any]:
+    """What the parameter's expression yields on the resource (FHIR JSON values)."""
     return list(compiled(param.expression, resource["resourceType"])(resource))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ember.fhir.xml import xml_to_json
 from tests.search.client import BASE, SearchClient
 from tests.search.ordering import check_sorted
 
@@ -445,3 +446,15 @@ async def test_last_updated_at_the_instant_of_a_write(ember: SearchClient, prefi
 )
 async def test_has_with_chains_and_modifiers(ember: SearchClient, has: tuple[str, str]) -> None:
     await _matches(ember, "Patient", [has])
+
+
+async def test_search_in_xml(ember: SearchClient) -> None:
+    """The same searchset in XML: the same entries in the same order."""
+    params = [("gender", "male"), ("_sort", "birthdate")]
+    as_json = (await ember.client.get("Patient", params=params)).json()
+    as_xml = await ember.client.get("Patient", params=[*params, ("_format", "xml")])
+    assert as_xml.status_code == 200 and "xml" in as_xml.headers["content-type"]
+    converted = xml_to_json(as_xml.content)
+    assert [entry["resource"]["id"] for entry in converted["entry"]] == [
+        entry["resource"]["id"] for entry in as_json["entry"]
+    ]

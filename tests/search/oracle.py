@@ -41,7 +41,7 @@ _SERVER_ASSIGNED = frozenset({"_id", "_lastUpdated"})
 #: The modifiers the oracle knows per parameter type (None: no modifier); reference parameters
 #: also take their target types (`subject:Patient`).
 _MODIFIERS: dict[str, frozenset[str | None]] = {
-    "token": frozenset({None, "text", "of-type", "in"}),
+    "token": frozenset({None, "text", "of-type", "in", "above", "below"}),
     "string": frozenset({None, "exact", "contains"}),
     "date": frozenset({None}),
     "number": frozenset({None}),
@@ -249,6 +249,8 @@ class Oracle:
             raise ValueError(f"the oracle does not evaluate :{modifier} on {param.type} parameters")
         if modifier == "in":
             return self._in_value_set(value, matching.unescape(query))
+        if modifier in ("above", "below") and param.type == "token":
+            return self._in_hierarchy(value, query, modifier)
         if param.type == "token":
             return matching.token_matches(value, query, modifier)
         if param.type == "quantity":
@@ -292,6 +294,22 @@ class Oracle:
         return {
             key for key in self.keys_of(resource_type) if any(owner in self.referenced(key, code) for code in codes)
         }
+
+    def _in_hierarchy(self, value: Any, query: str, direction: str) -> bool:
+        """:below (the code or a descendant) and :above (the code or an ancestor), in the is-a
+        hierarchy of a CodeSystem loaded with the data (nested `concept` elements)."""
+        system, code = (matching.unescape(part) for part in matching.split_unescaped(query, "|"))
+        parents: dict[str, str] = {}
+        for resource in self.resources.values():
+            if resource["resourceType"] == "CodeSystem" and resource.get("url") == system:
+                _collect_parents(resource.get("concept", []), None, parents)
+        if direction == "above":
+            related = {code} | _ancestors(code, parents)
+        else:
+            related = {code} | {child for child in parents if code in _ancestors(child, parents)}
+        return any(
+            atom_system == system and atom_code in related for atom_system, atom_code, _ in matching.token_atoms(value)
+        )
 
     def referenced(self, key: str, code: str) -> set[str]:
         """Keys of loaded resources that parameter `code` of resource `key` points to."""
@@ -383,6 +401,21 @@ def _sortable(param_type: str, value: Any, descending: bool) -> Any:
     if isinstance(value, dict) and "value" in value:
         return value["value"]
     return value if isinstance(value, int | float) else None
+
+
+def _collect_parents(concepts: list[dict[str, Any]], parent: str | None, parents: dict[str, str]) -> None:
+    for concept in concepts:
+        if parent is not None:
+            parents[concept["code"]] = parent
+        _collect_parents(concept.get("concept", []), concept["code"], parents)
+
+
+def _ancestors(code: str, parents: dict[str, str]) -> set[str]:
+    found: set[str] = set()
+    while code in parents and parents[code] not in found:
+        code = parents[code]
+        found.add(code)
+    return found
 
 
 def _types_filter(params: list[tuple[str, str]]) -> set[str] | None:

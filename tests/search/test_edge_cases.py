@@ -179,6 +179,25 @@ async def test_in_and_not_in_a_value_set_loaded_with_the_data(ember: SearchClien
     assert not inside & outside and len(inside | outside) == len(ember.oracle.keys_of("Observation"))
 
 
+@pytest.mark.parametrize(
+    ("modifier", "code", "expected"),
+    [
+        ("below", "polygon", {16, 17, 19}),
+        ("below", "shape", {16, 17, 18, 19}),
+        ("above", "triangle", {16, 19}),
+        ("below", "circle", {18}),
+    ],
+)
+async def test_code_hierarchy_of_a_code_system_loaded_with_the_data(
+    ember: SearchClient, modifier: str, code: str, expected: set[int]
+) -> None:
+    """shape > polygon > (triangle 16, square 17); shape > circle 18; one Observation each
+    (polygon 19)."""
+    query = f"http://example.org/fhir/CodeSystem/shapes|{code}"
+    found = await _matches(ember, "Observation", [(f"code:{modifier}", query)])
+    assert found == _keys(ember, *(f"urn:uuid:5e0b7a0e-0001-4000-8000-0000000000{n}" for n in expected))
+
+
 async def test_reference_identifier(ember: SearchClient) -> None:
     found = await _matches(
         ember, "Observation", [("performer:identifier", "http://hl7.org/fhir/sid/us-npi|9999999999")]

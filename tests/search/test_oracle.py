@@ -281,6 +281,27 @@ def test_oracle_includes(oracle: Oracle) -> None:
     }
 
 
+def test_oracle_code_hierarchy() -> None:
+    system = "http://example.org/shapes"
+    shapes = {
+        "resourceType": "CodeSystem",
+        "id": "cs",
+        "url": system,
+        "concept": [
+            {"code": "shape", "concept": [{"code": "polygon", "concept": [{"code": "square"}]}, {"code": "circle"}]}
+        ],
+    }
+    coded = [
+        {"resourceType": "Observation", "id": code, "code": {"coding": [{"system": system, "code": code}]}}
+        for code in ("shape", "polygon", "square", "circle")
+    ]
+    oracle = Oracle([shapes, *coded], BASE, NOW)
+    below = oracle.matches("Observation", [("code:below", f"{system}|polygon")])
+    assert below == {"Observation/polygon", "Observation/square"}
+    above = oracle.matches("Observation", [("code:above", f"{system}|square")])
+    assert above == {"Observation/square", "Observation/polygon", "Observation/shape"}
+
+
 def test_oracle_sort_keys(oracle: Oracle) -> None:
     assert oracle.sort_key("Patient/p2", "birthdate", False) == datetime(1970, 5, 6, tzinfo=UTC)
     assert oracle.sort_key("Patient/p2", "birthdate", True) == datetime(1970, 5, 7, tzinfo=UTC)
@@ -290,7 +311,7 @@ def test_oracle_sort_keys(oracle: Oracle) -> None:
 
 def test_oracle_refuses_what_it_cannot_judge(oracle: Oracle) -> None:
     with pytest.raises(ValueError):
-        oracle.matches("Observation", [("code:below", "8480-6")])
+        oracle.matches("Patient", [("name:below", "ang")])
 
 
 def test_every_r4_expression_runs_on_its_base_types() -> None:

@@ -268,7 +268,7 @@ class Oracle:
 
     def _composite_matches(self, key: str, param: SearchParameter, query: str) -> bool:
         """`a$b`: one value of the composite carries a match for every component."""
-        parts = [matching.unescape(part) for part in matching.split_unescaped(query, "$")]
+        parts = matching.split_unescaped(query, "$")  # each part stays escaped for its own type
         for components in composite_values(param, self.resources[key]):
             if all(
                 any(self.value_matches(component_parameter(url), value, None, part) for value in values)

@@ -89,6 +89,8 @@ async def test_missing(ember: SearchClient) -> None:
         ([("code", "x\\,y\\|z\\$w")], {ESCAPED}),
         ([("code", "x,y")], set()),  # two codes, neither exists
         ([("code", "x\\,y")], set()),  # one code "x,y": not the whole code
+        ([("code-value-quantity", "http://example.org/codes|x\\,y\\|z\\$w$gt1.000")], {ESCAPED}),
+        ([("code-value-quantity", "x\\,y\\|z\\$w$lt1.000")], set()),
     ],
 )
 async def test_escaping(ember: SearchClient, params: list[tuple[str, str]], expected: set[str]) -> None:
@@ -232,6 +234,8 @@ async def test_and_or(ember: SearchClient, params: list[tuple[str, str]]) -> Non
         ("Claim", "-created", []),
         ("Observation", "value-quantity", [("code", "http://loinc.org|8302-2")]),
         ("Observation", "-value-quantity,date", [("code", "http://loinc.org|8302-2")]),
+        ("Observation", "combo-value-quantity", [("code", "http://loinc.org|85354-9")]),  # two values each
+        ("Observation", "-combo-value-quantity", [("code", "http://loinc.org|85354-9")]),
     ],
 )
 async def test_sort(ember: SearchClient, resource_type: str, sort: str, params: list[tuple[str, str]]) -> None:
@@ -477,3 +481,40 @@ async def test_search_in_xml(ember: SearchClient) -> None:
     assert [entry["resource"]["id"] for entry in converted["entry"]] == [
         entry["resource"]["id"] for entry in as_json["entry"]
     ]
+
+
+async def test_a_long_or_list(ember: SearchClient) -> None:
+    """Three hundred ids in one OR list: more values than some SQL engines bind at once."""
+    wanted = ember.oracle.keys_of("Observation")[:300]
+    ids = ",".join(key.split("/")[1] for key in wanted)
+    got = await ember.search("Observation", [("_id", ids), ("_count", "1000")])
+    assert sorted(got.matches) == sorted(wanted)
+
+
+async def test_iterate_through_a_cycle_ends(ember: SearchClient) -> None:
+    params = ember.resolved(
+        [
+            ("_id", f"{{id:{P1}}}"),
+            ("_revinclude:iterate", "Observation:subject"),
+            ("_include:iterate", "Observation:subject"),
+            ("_include:iterate", "Observation:encounter"),
+        ]
+    )
+    got = await ember.search("Patient", params)
+    assert got.includes == ember.oracle.includes(set(got.matches), params)
+
+
+async def test_pages_of_one(ember: SearchClient) -> None:
+    params = [("code", "http://loinc.org|8302-2"), ("_count", "1")]
+    got = await ember.search("Observation", params)
+    assert len(got.bundles) == len(got.matches) == len(set(got.matches))
+    assert set(got.matches) == ember.oracle.matches("Observation", params)
+
+
+async def test_summary_true_on_search_results(ember: SearchClient) -> None:
+    bundle = (await ember.client.get("Patient", params=[("gender", "male"), ("_summary", "true")])).json()
+    assert bundle["entry"]
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        assert not {"maritalStatus", "communication", "text"} & set(resource), sorted(resource)
+        assert any(tag.get("code") == "SUBSETTED" for tag in resource["meta"].get("tag", []))

@@ -249,6 +249,12 @@ def oracle() -> Oracle:
         ("Observation", [("component-code-value-quantity", "http://loinc.org|8462-4$gt130")], set()),
         (
             "Observation",
+            [("code-value-quantity", "http://loinc.org|8480-6$120|http://unitsofmeasure.org|mm[Hg]")],
+            {"Observation/o1"},
+        ),
+        ("Observation", [("code-value-quantity", "http://loinc.org\\|8480-6$120")], set()),
+        (
+            "Observation",
             [("combo-code-value-quantity", "8480-6$lt130,8480-6$gt130")],
             {"Observation/o1", "Observation/o2"},
         ),

@@ -518,3 +518,16 @@ async def test_summary_true_on_search_results(ember: SearchClient) -> None:
         resource = entry["resource"]
         assert not {"maritalStatus", "communication", "text"} & set(resource), sorted(resource)
         assert any(tag.get("code") == "SUBSETTED" for tag in resource["meta"].get("tag", []))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("ge0.8", {5}), ("gt0.2", {3, 4, 5}), ("lt0.8", {3, 4}), ("le0.5", {3, 4}), ("gt99", {5}), ("lt0.3", {3})],
+)
+async def test_number_prefixes_compare_with_the_number_itself(
+    ember: SearchClient, value: str, expected: set[int]
+) -> None:
+    """The spec's number table: `gt100` is "greater than exactly 100", not greater than the end
+    of 100's precision range. Probabilities: 0.25 (3), 0.5 and 0.755 (4), 100 (5)."""
+    found = await _matches(ember, "RiskAssessment", [("probability", value)])
+    assert found == _keys(ember, *(f"urn:uuid:5e0b7a0e-0001-4000-8000-00000000000{n}" for n in expected))

@@ -169,6 +169,9 @@ async def test_revinclude(ember: SearchClient) -> None:
         ("_has:Observation:patient:code", "precision"),
         ("_has:Encounter:subject:_has:Observation:encounter:code", "x\\,y\\|z\\$w"),
         ("_has:Observation:subject:code", "no-such-code"),
+        ("_has:Observation:subject:encounter:Encounter.class", "AMB"),
+        ("_has:Observation:subject:value-quantity", "gt150|http://unitsofmeasure.org|cm"),
+        ("_has:Observation:subject:_tag:not", "synthea-5-2019"),
     ],
 )
 async def test_has(ember: SearchClient, has: tuple[str, str]) -> None:
@@ -459,18 +462,6 @@ async def test_last_updated_at_the_instant_of_a_write(ember: SearchClient, prefi
     if precision == "seconds":
         instant = instant[:19] + "Z"
     await _matches(ember, "Patient", [("_lastUpdated", prefix + instant)])
-
-
-@pytest.mark.parametrize(
-    "has",
-    [
-        ("_has:Observation:subject:encounter:Encounter.class", "AMB"),
-        ("_has:Observation:subject:value-quantity", "gt150|http://unitsofmeasure.org|cm"),
-        ("_has:Observation:subject:_tag:not", "synthea-5-2019"),
-    ],
-)
-async def test_has_with_chains_and_modifiers(ember: SearchClient, has: tuple[str, str]) -> None:
-    await _matches(ember, "Patient", [has])
 
 
 async def test_search_in_xml(ember: SearchClient) -> None:

@@ -286,16 +286,22 @@ def _component_query(kind: str, value: Any, prefix: str) -> str:
 
 
 def sort_cases() -> Iterator[Case]:
-    """`_sort` on each date and number parameter with values: ascending, and descending where
-    every value of the type is a point (R4 leaves open which end of a range a descending sort
-    uses). Quantities have their own cases in one unit: across units the order is the server's."""
-    for kind in ("date", "number"):
+    """`_sort` on each date, number and string parameter with values, and on the first token
+    parameter of each type: ascending, and descending unless a date value is a range (R4 leaves
+    open which end of a range a descending sort uses). Quantities have their own cases in one
+    unit: across units the order is the server's."""
+    token_done: set[str] = set()
+    for kind in ("date", "number", "string", "token"):
         for resource_type, code, param, _ in _parameters(kind):
+            if kind == "token":
+                if resource_type in token_done or code.startswith("_"):
+                    continue
+                token_done.add(resource_type)
             yield Case(resource_type, (("_sort", code),))
             every = [
                 value for resource in raw_resources()[resource_type] for value in parameter_values(param, resource)
             ]
-            if all(isinstance(value, str | int | float | Decimal) for value in every):
+            if kind != "date" or all(isinstance(value, str) for value in every):
                 yield Case(resource_type, (("_sort", f"-{code}"),))
 
 

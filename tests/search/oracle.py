@@ -379,28 +379,26 @@ class Oracle:
         param = search_parameter(key.split("/")[0], code)
         if param is None:
             raise ValueError(f"no parameter {code} on {key}")
-        values = [_sortable(param.type, value, descending) for value in self.values(key, code)]
-        present = [value for value in values if value is not None]
+        present = [part for value in self.values(key, code) for part in _sortable(param.type, value, descending)]
         if not present:
             return None
         return max(present) if descending else min(present)
 
 
-def _sortable(param_type: str, value: Any, descending: bool) -> Any:
-    """What one value sorts as: a date by its range (start ascending, end descending), a string
-    normalised, a token by its code, a number or quantity by its number."""
+def _sortable(param_type: str, value: Any, descending: bool) -> list[Any]:
+    """What one value sorts as, as the values a search on it compares with: a date by its range
+    (start ascending, end descending), a string by each part (a HumanName's family and given
+    names...) normalised, a token by its codes, a number or quantity by its number."""
     if param_type == "date":
         covered = matching.value_date_range(value)
-        return None if covered is None else covered[1 if descending else 0]
+        return [] if covered is None else [covered[1 if descending else 0]]
     if param_type == "string":
-        parts = matching.string_parts(value)
-        return matching.normalise(parts[0]) if parts else None
+        return [matching.normalise(part) for part in matching.string_parts(value)]
     if param_type == "token":
-        codes = [code for _, code, _ in matching.token_atoms(value) if code]
-        return codes[0] if codes else None
+        return [code for _, code, _ in matching.token_atoms(value) if code]
     if isinstance(value, dict) and "value" in value:
-        return value["value"]
-    return value if isinstance(value, int | float) else None
+        return [value["value"]]
+    return [value] if isinstance(value, int | float) else []
 
 
 def _collect_parents(concepts: list[dict[str, Any]], parent: str | None, parents: dict[str, str]) -> None:

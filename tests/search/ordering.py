@@ -6,11 +6,11 @@ from tests.search.client import SearchClient
 
 
 async def check_sorted(ember: SearchClient, resource_type: str, params: list[tuple[str, str]], sort: str) -> None:
-    """The matches of `params` sorted by `sort` over pages of 20: each once, the same set as the oracle's,
+    """The matches of `params` sorted by `sort` over pages of 50: each once, the same set as the oracle's,
     keys that never go backwards (ties in any order), and resources without a value together
     at one end."""
     params = ember.resolved(params)
-    got = await ember.search(resource_type, [*params, ("_sort", sort), ("_count", "20")])
+    got = await ember.search(resource_type, [*params, ("_sort", sort), ("_count", "50")])
     assert len(got.matches) == len(set(got.matches)), "a resource appears on two pages"
     assert set(got.matches) == ember.oracle.matches(resource_type, params)
     codes = [(code.lstrip("-"), code.startswith("-")) for code in sort.split(",")]

@@ -74,7 +74,7 @@ async def execute_transaction(
         keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
         current = await transaction.current(keys)
         planned = {entry.index: _plan(entry, current, moment) for entry in pending}
-        await write_versions(transaction, [version for version in planned.values() if version is not None])
+        await write_versions(ctx, transaction, [version for version in planned.values() if version is not None])
         if alongside is not None:
             await alongside(transaction)
         responses = {index: _write_response(version, preference) for index, version in planned.items()}

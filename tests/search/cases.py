@@ -30,6 +30,9 @@ NOTHING = "no-such-value-7f3a"
 #: Number and quantity prefixes with one right answer: how wide `ap` is the server may choose
 #: (search.html: "10% ... but systems may choose other values"), so it has its own bounded test.
 EXACT_PREFIXES = tuple(prefix for prefix in matching.PREFIXES if prefix != "ap")
+#: ...and those also safe at a coarse precision: whether `sa100` means after 100 or after the
+#: whole range [99.5, 100.5) the spec leaves open, so `sa`/`eb` only get values as written.
+COARSE_PREFIXES = tuple(prefix for prefix in EXACT_PREFIXES if prefix not in ("sa", "eb"))
 
 
 @dataclass(frozen=True)
@@ -153,14 +156,16 @@ def date_cases() -> Iterator[Case]:
 
 
 def number_cases() -> Iterator[Case]:
-    """Every prefix on each value as written and rounded to one decimal (a coarser precision,
+    """Every prefix on each value as written, and rounded to one decimal (a coarser precision,
     whose range then holds values the exact comparisons must tell apart)."""
     for resource_type, code, _, values in _parameters("number"):
         numbers = {Decimal(str(value)) for value in values}
-        rounded = {f"{float(value):.1f}" for value in values}
-        for value in sorted({str(value) for value in values} | {r for r in rounded if not _on_an_edge(r, numbers)}):
-            for prefix in EXACT_PREFIXES:
-                yield Case(resource_type, ((code, prefix + value),))
+        written = {str(value) for value in values}
+        rounded = {f"{float(value):.1f}" for value in values} - written
+        for value in sorted(written):
+            yield from (Case(resource_type, ((code, prefix + value),)) for prefix in EXACT_PREFIXES)
+        for value in sorted(text for text in rounded if not _on_an_edge(text, numbers)):
+            yield from (Case(resource_type, ((code, prefix + value),)) for prefix in COARSE_PREFIXES)
 
 
 def _on_an_edge(text: str, numbers: set[Decimal]) -> bool:
@@ -178,7 +183,8 @@ def quantity_cases() -> Iterator[Case]:
         number, system, unit = chosen["value"], chosen.get("system", ""), chosen["code"]
         for prefix in EXACT_PREFIXES:
             yield Case(resource_type, ((code, f"{prefix}{number}"),))
-            yield Case(resource_type, ((code, f"{prefix}{int(number)}|{system}|{unit}"),), unit)  # a wide range
+        for prefix in COARSE_PREFIXES:  # whole units: a wide precision range
+            yield Case(resource_type, ((code, f"{prefix}{int(number)}|{system}|{unit}"),), unit)
         for form in (f"{number}|{system}|{unit}", f"{number}||{unit}", f"ge{number}|{system}|{NOTHING}"):
             yield Case(resource_type, ((code, form),), unit)
 

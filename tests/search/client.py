@@ -23,7 +23,7 @@ _PLACEHOLDER = re.compile(r"\{(ref|id|url):(urn:uuid:[0-9a-f-]+)\}")
 
 
 def fhir_client(store: Store) -> httpx.AsyncClient:
-    app = create_app(Settings(max_body_bytes=8 * 1024 * 1024), store)
+    app = create_app(Settings(max_body_bytes=8 * 1024 * 1024, auth="off"), store)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from ember.fhir.xml import xml_to_json
-from tests.search import known_bugs
 from tests.search.client import BASE, SearchClient
 from tests.search.ordering import check_sorted
 
@@ -259,7 +258,6 @@ async def test_total_accurate(ember: SearchClient) -> None:
     assert one_page["total"] == len(ember.oracle.matches("Patient", [("gender", "male")]))
 
 
-@pytest.mark.xfail(strict=True, reason=known_bugs.SUMMARY_COUNT)
 async def test_summary_count(ember: SearchClient) -> None:
     """Only the total: no entries at all (an empty `entry` array is not valid FHIR JSON)."""
     params = [("code", "http://loinc.org|8302-2")]
@@ -516,12 +514,12 @@ async def test_summary_true_on_search_results(ember: SearchClient) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        pytest.param("ge0.8", {5}, marks=pytest.mark.xfail(strict=True, reason=known_bugs.NUMBER_PREFIXES)),
-        pytest.param("gt0.2", {3, 4, 5}, marks=pytest.mark.xfail(strict=True, reason=known_bugs.NUMBER_PREFIXES)),
+        ("ge0.8", {5}),
+        ("gt0.2", {3, 4, 5}),
         ("lt0.8", {3, 4}),
         ("le0.5", {3, 4}),
         ("gt99", {5}),
-        pytest.param("lt0.3", {3}, marks=pytest.mark.xfail(strict=True, reason=known_bugs.NUMBER_PREFIXES)),
+        ("lt0.3", {3}),
     ],
 )
 async def test_number_prefixes_compare_with_the_number_itself(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.search import cases, known_bugs
+from tests.search import cases
 from tests.search.cases import Case
 from tests.search.client import SearchClient
 from tests.search.ordering import check_sorted
@@ -49,16 +49,7 @@ GROUPS: dict[str, tuple[Callable[[], Iterator[Case]], ...]] = {
 
 
 def _params() -> list[object]:
-    return [
-        pytest.param(case, id=f"{group} {case.id}", marks=_known_bug(case))
-        for group, made in GROUPS.items()
-        for case in _all(*made)
-    ]
-
-
-def _known_bug(case: Case) -> list[pytest.MarkDecorator]:
-    reason = known_bugs.GENERATED_CASES.get(case.id)
-    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return [pytest.param(case, id=f"{group} {case.id}") for group, made in GROUPS.items() for case in _all(*made)]
 
 
 @pytest.mark.parametrize("case", _params())

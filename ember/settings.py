@@ -29,6 +29,11 @@ class Settings:
     #: busy connections beat many: every backend competes for the same cores.
     postgres_pool_size: int = 4
     log_level: str = "info"
+    #: HL7 v2 MLLP listener port started by `ember serve`; 0 keeps it off (the usual port is 2575).
+    hl7_mllp_port: int = 0
+    hl7_mllp_host: str = "127.0.0.1"
+    #: Canonical url of a ConceptMap that translates OBX-3/OBR-4 codes (local -> LOINC); "" = none.
+    hl7_concept_map: str = ""
     #: Search page size when the client sends no _count, and the largest it may ask for.
     search_default_count: int = 50
     search_max_count: int = 1000

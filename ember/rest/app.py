@@ -35,6 +35,7 @@ from ember.auth.server import AuthServer
 from ember.fhir import jsonio
 from ember.fhir.model import type_definition
 from ember.fhir.outcome import FhirError, error
+from ember.hl7v2.bridge import Bridge
 from ember.interactions import search
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
@@ -205,6 +206,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     terminology.install()
     auth = AuthServer(store, settings) if settings.auth == "on" else None
     endpoint = FhirEndpoint(store, settings, auth)
+    hl7 = Bridge(store, settings, auth)
     search.LIMITS.default_count = settings.search_default_count
     search.LIMITS.max_count = settings.search_max_count
 
@@ -215,9 +217,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             await auth.start()
         settle_heap()
         jobs = asyncio.create_task(JobRunner(store, JOB_HANDLERS).run_forever())
+        await hl7.start()
         try:
             yield
         finally:
+            await hl7.stop()
             jobs.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
@@ -238,6 +242,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *hl7.routes(),
         *(auth_routes(auth) if auth is not None else []),
         # One route for the base and everything below it ("/fhirX" reaches route() and gets a 404).
         Route(FHIR_PREFIX + "{path:path}", endpoint, methods=_METHODS),

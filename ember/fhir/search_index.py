@@ -101,9 +101,7 @@ def _components(parameter: SearchParameter, resource_type: str) -> tuple[tuple[s
     )
 
 
-def _add_composite(
-    rows: IndexRows, plan: _Plan, items: list[Any], parts: dict[tuple[int, str], list[Any]]
-) -> None:
+def _add_composite(rows: IndexRows, plan: _Plan, items: list[Any], parts: dict[tuple[int, str], list[Any]]) -> None:
     """Each item's component values share a group number, so a query can ask that the code
     and the value of one `Observation.component` match together. Observation has eight
     composites over the same few parts (`code`, `value.as(Quantity)`...): `parts` evaluates

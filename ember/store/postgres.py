@@ -319,8 +319,14 @@ class PostgresStore:
         self._searcher = Searcher(self._scan, _dollar)
 
     async def open(self) -> None:
+        # JIT compiles a plan for every statement PostgreSQL estimates as costly; for search
+        # queries that answer in milliseconds it cost 50-230 ms (measured on 860k resources).
         pool = await asyncpg.create_pool(
-            self._url, min_size=self._min_size, max_size=self._max_size, reset=_session_needs_no_reset
+            self._url,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            reset=_session_needs_no_reset,
+            server_settings={"jit": "off"},
         )
         try:
             async with pool.acquire() as conn:

@@ -138,10 +138,16 @@ class SearchSql:
         params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
         target_filter = "" if target is None else f" AND x.target_type = {self.bind(target)}"
         refs = (
-            f"SELECT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = {self.bind(source_type)}"
-            f"{params}{target_filter} AND x.id IN ({source_ids}) AND x.target_id IS NOT NULL"
+            f"SELECT DISTINCT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "
+            f"{self.bind(source_type)}{params}{target_filter} AND x.id IN ({source_ids}) AND x.target_id IS NOT NULL"
         )
-        return self._included(f"(r.resource_type, r.id) IN ({refs})")
+        # A join from the few referenced keys, so each is one primary-key lookup (PostgreSQL
+        # hashed a row-value IN against a scan of every resource).
+        where = ["NOT r.deleted", *self._access_filter("r", None)]
+        return (
+            f"SELECT r.resource_type, r.id, r.body FROM ({refs}) t JOIN resource r "
+            f"ON r.resource_type = t.target_type AND r.id = t.target_id WHERE {' AND '.join(where)}"
+        )
 
     def revincludes(self, target_keys: Sequence[tuple[str, str]], source_type: str, param: str) -> str:
         """Resources of `source_type` referring to the given resources through `param` (`_revinclude`)."""
@@ -359,25 +365,42 @@ class SearchSql:
         return f"{box} AND {distance}"
 
     def _chain(self, alias: str, types: Sequence[str], condition: ChainCondition) -> str:
-        branches = []
-        for target_type, inner in condition.targets:
-            nested = self._alias()
-            where = self._filter(nested, (target_type,), (inner,))
-            targets = f"SELECT {nested}.id FROM resource {nested} WHERE {' AND '.join(where)}"
-            branches.append(f"(x.target_type = {self.bind(target_type)} AND x.target_id IN ({targets}))")
-        leaf = _Leaf("reference", f"x.param = {self.bind(condition.param)} AND ({' OR '.join(branches)})")
-        return self._member(alias, types, leaf)
+        """One branch per target type, united: each branch finds the few target ids first and
+        then their referrers through the reference index (an OR of branches defeated it)."""
+        scope = self._scope("x", alias, types)
+        branches = [
+            f"SELECT x.id FROM reference_index x WHERE {scope} AND x.param = {self.bind(condition.param)} "
+            f"AND x.target_type = {self.bind(target_type)} AND x.target_id IN ({self._ids_of(target_type, inner)})"
+            for target_type, inner in condition.targets
+        ]
+        return f"{alias}.id IN ({' UNION ALL '.join(branches)})"
 
     def _has(self, alias: str, types: Sequence[str], condition: HasCondition) -> str:
-        nested = self._alias()
-        where = self._filter(nested, (condition.source_type,), (condition.condition,))
-        sources = f"SELECT {nested}.id FROM resource {nested} WHERE {' AND '.join(where)}"
+        target_type = f"{alias}.resource_type" if len(types) != 1 or types[0] == "*" else self.bind(types[0])
         refs = (
             f"SELECT h.target_id FROM reference_index h WHERE h.resource_type = {self.bind(condition.source_type)} "
-            f"AND h.param = {self.bind(condition.source_param)} AND h.target_type = {alias}.resource_type "
-            f"AND h.id IN ({sources})"
+            f"AND h.param = {self.bind(condition.source_param)} AND h.target_type = {target_type} "
+            f"AND h.id IN ({self._ids_of(condition.source_type, condition.condition)})"
         )
         return f"{alias}.id IN ({refs})"
+
+    def _ids_of(self, resource_type: str, condition: Condition) -> str:
+        """A subquery of the ids of current `resource_type` resources matching `condition` that
+        the caller may see. Index rows exist only for current, not deleted versions, so with no
+        access rule for the type a plain index condition needs no visit to `resource`."""
+        if self._rules.rule(resource_type) is None and _is_index_condition(condition):
+            leaf = self._leaf(condition)
+            scope = f"x.resource_type = {self.bind(resource_type)}"
+            return f"SELECT x.id FROM {leaf.table}_index x WHERE {scope} AND {leaf.predicate}"
+        nested = self._alias()
+        where = self._filter(nested, (resource_type,), (condition,))
+        return f"SELECT {nested}.id FROM resource {nested} WHERE {' AND '.join(where)}"
+
+    def _scope(self, row: str, alias: str, types: Sequence[str]) -> str:
+        """Index rows `row` of the type(s) searched: a bound type when there is one."""
+        if len(types) == 1 and types[0] != "*":
+            return f"{row}.resource_type = {self.bind(types[0])}"
+        return f"{row}.resource_type = {alias}.resource_type"
 
     def _composite(self, alias: str, types: Sequence[str], condition: CompositeCondition) -> str:
         """Parts joined on the same resource and group: `code` and `value` of one component."""
@@ -452,6 +475,14 @@ class SearchSql:
     def _alias(self) -> str:
         self._aliases += 1
         return f"n{self._aliases}"
+
+
+def _is_index_condition(condition: Condition) -> bool:
+    """Answered by one index table alone (what `_leaf` renders)."""
+    return isinstance(
+        condition,
+        TokenCondition | CodeSetCondition | StringCondition | RangeCondition | ReferenceCondition | UriCondition,
+    )
 
 
 def _sentinel(key: SortKey) -> object:

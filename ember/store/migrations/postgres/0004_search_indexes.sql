@@ -46,8 +46,7 @@ CREATE TABLE reference_index (
     target_type TEXT COLLATE "C", target_id TEXT COLLATE "C", url TEXT COLLATE "C", version TEXT COLLATE "C", grp INTEGER NOT NULL
 );
 CREATE INDEX reference_index_target ON reference_index (resource_type, param, target_id, target_type);
-CREATE INDEX reference_index_url ON reference_index (resource_type, param, url);
-CREATE INDEX reference_index_reverse ON reference_index (target_id, target_type);
+CREATE INDEX reference_index_url ON reference_index (resource_type, param, url) WHERE url IS NOT NULL;
 CREATE INDEX reference_index_resource ON reference_index (resource_type, id, param, target_id);
 
 CREATE TABLE uri_index (

@@ -46,8 +46,7 @@ CREATE TABLE reference_index (
     target_type TEXT, target_id TEXT, url TEXT, version TEXT, grp INTEGER NOT NULL
 );
 CREATE INDEX reference_index_target ON reference_index (resource_type, param, target_id, target_type);
-CREATE INDEX reference_index_url ON reference_index (resource_type, param, url);
-CREATE INDEX reference_index_reverse ON reference_index (target_id, target_type);
+CREATE INDEX reference_index_url ON reference_index (resource_type, param, url) WHERE url IS NOT NULL;
 CREATE INDEX reference_index_resource ON reference_index (resource_type, id, param, target_id);
 
 CREATE TABLE uri_index (

@@ -32,3 +32,42 @@ def parse_lower_bound(text: str) -> datetime | None:
         return datetime.fromisoformat(iso).astimezone(UTC)
     except ValueError:
         return None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The open ends of a range (a Period without start or end): far beyond any real date.
+MIN_MICROS = -(2**62)
+MAX_MICROS = 2**62
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch: an integer both SQLite and PostgreSQL compare exactly."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def date_range(text: str) -> tuple[int, int] | None:
+    """The instants a (possibly partial) FHIR date covers, as inclusive epoch microseconds:
+    `2021` is the whole year, `2021-03-04T10:00Z` one minute (search.html#date). None if invalid."""
+    match = _DATETIME.fullmatch(text.strip())
+    low = parse_lower_bound(text)
+    if match is None or low is None:
+        return None
+    parts = match.groupdict()
+    if parts["fraction"] is not None:
+        width = 10 ** max(0, 6 - len(parts["fraction"]))
+        return micros(low), micros(low) + width - 1
+    if parts["second"] is not None:
+        span = 1
+    elif parts["minute"] is not None:
+        span = 60
+    elif parts["day"] is not None:
+        span = 86_400
+    elif parts["month"] is not None:
+        year, month = int(parts["year"]), int(parts["month"])
+        following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        span = int((following - datetime(year, month, 1, tzinfo=UTC)).total_seconds())
+    else:
+        year = int(parts["year"])
+        span = int((datetime(year + 1, 1, 1, tzinfo=UTC) - datetime(year, 1, 1, tzinfo=UTC)).total_seconds())
+    return micros(low), micros(low) + span * 1_000_000 - 1

@@ -28,6 +28,10 @@ class SearchParameter:
     base: tuple[str, ...]
     expression: str | None
     target: tuple[str, ...] = ()
+    #: A composite's parts: (code of the parameter it reuses, expression relative to each item).
+    components: tuple[tuple[str, str], ...] = ()
+    url: str = ""
+    description: str = ""
 
 
 @cache
@@ -92,6 +96,9 @@ def _all_parameters() -> tuple[SearchParameter, ...]:
             base=tuple(row["base"]),
             expression=row.get("expression"),
             target=tuple(row.get("target", ())),
+            components=tuple((part["code"], part["expression"]) for part in row.get("component", ())),
+            url=row.get("url", ""),
+            description=row.get("description", ""),
         )
         for row in raw_model()["searchParameters"]
     )

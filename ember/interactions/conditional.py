@@ -14,23 +14,9 @@ from urllib.parse import parse_qsl
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.reference_walk import location_of, references_in
-from ember.store.base import TokenKey, Transaction
+from ember.store.base import Transaction
 
 SUPPORTED_PARAMS = ("identifier", "_id")
-
-
-def identifier_tokens(resource: dict[str, Any]) -> tuple[TokenKey, ...]:
-    """The `identifier` index rows of a resource (system|value of each Identifier)."""
-    identifiers = resource.get("identifier")
-    if isinstance(identifiers, dict):
-        identifiers = [identifiers]
-    if not isinstance(identifiers, list):
-        return ()
-    return tuple(
-        TokenKey("identifier", str(item.get("system", "")), str(item["value"]))
-        for item in identifiers
-        if isinstance(item, dict) and isinstance(item.get("value"), str)
-    )
 
 
 async def matching_ids(transaction: Transaction, resource_type: str, query: str, where: str) -> set[str]:

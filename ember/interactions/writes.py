@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ember.fhir.outcome import FhirError, Issue, error
+from ember.fhir.search_index import index_rows
 from ember.fhir.validation import check_resource, raise_for_issues
-from ember.interactions.conditional import identifier_tokens
 from ember.interactions.versioning import check_id, new_id, parse_etag, stamp
 from ember.store.base import NewVersion, Store, StoredVersion, Transaction, VersionConflict
 
@@ -49,7 +49,7 @@ def plan_create(resource: dict[str, Any], moment: datetime, resource_id: str | N
     raise_for_issues(check_resource(resource, expected_type=resource_type))
     assigned = resource_id or new_id()
     body = stamp(resource, assigned, 1, moment)
-    return NewVersion(resource_type, assigned, 1, moment, False, body, 0, identifier_tokens(resource))
+    return NewVersion(resource_type, assigned, 1, moment, False, body, 0, index_rows(resource))
 
 
 def plan_update(
@@ -69,7 +69,7 @@ def plan_update(
     version = current.version + 1 if current else 1
     body = stamp(resource, resource_id, version, moment)
     expected = current.version if current else 0
-    return NewVersion(resource_type, resource_id, version, moment, False, body, expected, identifier_tokens(resource))
+    return NewVersion(resource_type, resource_id, version, moment, False, body, expected, index_rows(resource))
 
 
 def plan_delete(

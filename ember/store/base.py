@@ -7,9 +7,9 @@ rules is what lets SQLite and PostgreSQL pass one shared test suite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,15 +32,9 @@ class StoredVersion:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class TokenKey:
-    """One token search index row of a resource: `param` (a search parameter name) matched
-    `system|code`. The interaction layer extracts them; the store keeps them with the current
-    version so conditional operations and searches find resources by identifier."""
-
-    param: str
-    system: str
-    code: str
+#: Search index rows by table kind ("token", "string"...: see ember/store/index_tables.py),
+#: each row the table's columns after resource_type and id.
+IndexRows = Mapping[str, Sequence[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +42,7 @@ class NewVersion:
     """A version to write. `expected_version` is the current version the writer based it on
     (0 for a resource that must not exist yet); the store refuses the write if it changed.
     Several versions of one resource may be written together as a chain (v1 expecting 0, then
-    v2 expecting 1); the token index follows the last. `last_updated` is timezone-aware."""
+    v2 expecting 1); the search index follows the last. `last_updated` is timezone-aware."""
 
     resource_type: str
     id: str
@@ -57,7 +51,7 @@ class NewVersion:
     deleted: bool
     body: bytes
     expected_version: int
-    tokens: tuple[TokenKey, ...] = ()
+    index: IndexRows = field(default_factory=dict)
 
     def as_stored(self) -> StoredVersion:
         """The version as reads will return it once written."""

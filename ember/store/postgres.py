@@ -27,6 +27,7 @@ from ember.store.base import (
     VersionConflict,
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
+from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 
@@ -56,10 +57,11 @@ FOR UPDATE OF r
 # `is_head` marks each key's last row, the one that becomes current. The UPDATE re-checks the
 # version after waiting for a concurrent writer's row lock, and ON CONFLICT DO NOTHING waits for
 # a concurrent creator's outcome, so a key is accepted only if its expectation still held; history
-# is appended for accepted keys only, in input order so `seq` follows the batch. The token rows
-# ($9-$13, those of the non-deleted heads) replace the old ones of accepted keys: every part of
-# the statement sees the same snapshot, so the DELETE cannot remove the rows being inserted.
-_WRITE_SQL = """
+# is appended for accepted keys only, in input order so `seq` follows the batch. The search index
+# rows (column arrays from $9 on, those of the non-deleted heads) replace the old ones of updated
+# keys: every part of the statement sees the same snapshot, so a DELETE cannot remove the rows
+# being inserted.
+_WRITE_HEAD = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::bool[],
                          $6::bytea[], $7::int[], $8::bool[]) WITH ORDINALITY
@@ -86,19 +88,31 @@ appended AS (
     SELECT i.resource_type, i.id, i.version, i.last_updated, i.deleted, i.body
     FROM input i JOIN accepted a USING (resource_type, id)
     ORDER BY i.ord
-),
-unindexed AS (
-    DELETE FROM token_index t USING updated u WHERE t.resource_type = u.resource_type AND t.id = u.id
-),
-indexed AS (
-    INSERT INTO token_index (resource_type, id, param, system, code)
-    SELECT k.resource_type, k.id, k.param, k.system, k.code
-    FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-        AS k(resource_type, id, param, system, code)
-    JOIN accepted a USING (resource_type, id)
-)
-SELECT resource_type, id FROM accepted
-"""
+)"""
+
+
+def _index_statements(first_parameter: int) -> str:
+    """The CTE parts that replace the index rows of every table, binding each table's columns
+    as arrays from `$first_parameter` on."""
+    parts = []
+    position = first_parameter
+    for table in INDEX_TABLES:
+        types = ["text", "text", "text", *(kind for _, kind in table.columns), "int"]
+        arrays = ", ".join(f"${position + n}::{kind}[]" for n, kind in enumerate(types))
+        position += len(types)
+        columns = ", ".join(table.column_names)
+        parts.append(
+            f"unindexed_{table.kind} AS (DELETE FROM {table.name} x USING updated u "
+            "WHERE x.resource_type = u.resource_type AND x.id = u.id)"
+        )
+        parts.append(
+            f"indexed_{table.kind} AS (INSERT INTO {table.name} ({columns}) SELECT k.* FROM unnest({arrays}) "
+            f"AS k({columns}) JOIN accepted a USING (resource_type, id))"
+        )
+    return ",\n".join(parts)
+
+
+_WRITE_SQL = f"{_WRITE_HEAD},\n{_index_statements(9)}\nSELECT resource_type, id FROM accepted"
 
 # The two-int form of the lock is a key space of its own, apart from _MIGRATION_LOCK (one bigint).
 _TOKEN_LOCK_SQL = "SELECT pg_advisory_xact_lock(1, hashtext($1))"
@@ -172,14 +186,18 @@ def _write_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
         [v.body for v in versions],
         [first_expected[key] for key in keys],
         [head[key] is v for key, v in zip(keys, versions, strict=True)],
-        *_token_columns([v for v in head.values() if not v.deleted]),
+        *_index_columns([v for v in head.values() if not v.deleted]),
     ]
 
 
-def _token_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
-    """The token index rows of `versions` as five column arrays."""
-    rows = [(v.resource_type, v.id, t.param, t.system, t.code) for v in versions for t in v.tokens]
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
+def _index_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
+    """The index rows of `versions`, table after table, as column arrays."""
+    columns: list[list[object]] = []
+    for table in INDEX_TABLES:
+        rows = [(v.resource_type, v.id, *row) for v in versions for row in v.index.get(table.kind, ())]
+        width = len(table.column_names)
+        columns += [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    return columns
 
 
 class PostgresTransaction(JobsAndRecords):

@@ -34,6 +34,7 @@ from ember.store.base import (
     VersionConflict,
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
+from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 
@@ -104,6 +105,7 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
     check and the insert.
     """
     pending: dict[tuple[str, str], int] = {}
+    existed: set[tuple[str, str]] = set()
     for version in versions:
         key = (version.resource_type, version.id)
         if key in pending:
@@ -111,6 +113,8 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         else:
             row = connection.execute("SELECT version FROM resource WHERE resource_type = ? AND id = ?", key).fetchone()
             current = row[0] if row else 0
+            if current:
+                existed.add(key)
         if current != version.expected_version:
             raise VersionConflict(version.resource_type, version.id)
         pending[key] = version.version
@@ -124,17 +128,27 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         duplicate = versions[0]
         raise VersionConflict(duplicate.resource_type, duplicate.id) from None
     connection.executemany(_UPSERT_CURRENT_SQL, rows)
-    latest = {(v.resource_type, v.id): v for v in versions}  # the index follows the last version
-    connection.executemany("DELETE FROM token_index WHERE resource_type = ? AND id = ?", list(latest))
-    connection.executemany(
-        "INSERT INTO token_index (resource_type, id, param, system, code) VALUES (?, ?, ?, ?, ?)",
-        [
-            (v.resource_type, v.id, t.param, t.system, t.code)
+    _replace_index_rows(connection, {(v.resource_type, v.id): v for v in versions}, existed)
+
+
+def _replace_index_rows(
+    connection: sqlite3.Connection, latest: dict[tuple[str, str], NewVersion], existed: set[tuple[str, str]]
+) -> None:
+    """The search index follows each resource's last version; only resources that existed
+    before this write can have rows to remove."""
+    for table in INDEX_TABLES:
+        if existed:
+            connection.executemany(f"DELETE FROM {table.name} WHERE resource_type = ? AND id = ?", list(existed))
+        rows = [
+            (v.resource_type, v.id, *row)
             for v in latest.values()
             if not v.deleted
-            for t in v.tokens
-        ],
-    )
+            for row in v.index.get(table.kind, ())
+        ]
+        if rows:
+            columns = table.column_names
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            connection.executemany(sql, rows)
 
 
 class SqliteStore:

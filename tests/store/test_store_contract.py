@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from ember.access import AccessContext
-from ember.store.base import HistoryQuery, NewVersion, Store, StoredVersion, TokenKey, VersionConflict
+from ember.store.base import HistoryQuery, NewVersion, Store, StoredVersion, VersionConflict
 from tests.backends import Backend
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    param: str
+    system: str
+    code: str
+
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +68,7 @@ def version(
         deleted=deleted,
         body=body,
         expected_version=number - 1 if expected is None else expected,
-        tokens=tokens,
+        index={"token": [(t.param, t.system, t.code, 0) for t in tokens]},
     )
 
 

@@ -34,9 +34,9 @@ count as unexpandable too rather than being half supported.
 from __future__ import annotations
 
 import gzip
-import tarfile
 import json
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,295 @@
+"""Search index rows of a resource: every applicable search parameter, evaluated at write time.
+
+Each parameter's FHIRPath expression (specialised to the resource type, compiled once) yields
+FHIR values; this module turns them into rows of the index tables the store keeps per
+parameter type (search.html): a CodeableConcept becomes token rows, a Period a date range, a
+HumanName its name parts... The store only inserts the rows; queries compare against them.
+
+Row shapes, after (param, ...) and before a trailing composite group number (0 when alone):
+  token (system, code)   string (normalised, exact)   number (low, high)   date (low, high)
+  quantity (system, code, low, high, canonical code, canonical low, canonical high)
+  reference (target type, target id, url, version)   uri (uri)
+Modifier-specific rows use derived parameter names: `code:text` (string rows of displays and
+texts), `subject:identifier` (token rows of Reference.identifier), `identifier:of-type`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from ember.fhir.dates import MAX_MICROS, MIN_MICROS, date_range
+from ember.fhir.fhirpath import CompiledExpression
+from ember.fhir.fhirpath import compile as compile_fhirpath
+from ember.fhir.search_parameters import SearchParameter, compiled_for, search_parameters
+from ember.fhir.ucum import canonical
+
+IndexRows = dict[str, list[tuple[Any, ...]]]
+TABLES = ("token", "string", "number", "date", "quantity", "reference", "uri")
+
+_NAME_PARTS = ("family", "given", "prefix", "suffix", "text")
+_ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
+_CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
+_RELATIVE_REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+_TAGS = re.compile(r"<[^>]*>")
+_ISO_4217 = "urn:iso:std:iso:4217"
+
+
+def normalise(text: str) -> str:
+    """Case- and accent-insensitive form of a string (search.html#string)."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one parameter is indexed for one resource type."""
+
+    code: str
+    type: str
+    expression: CompiledExpression
+    components: tuple[tuple[str, str, CompiledExpression], ...] = ()
+
+
+def index_rows(resource: dict[str, Any]) -> IndexRows:
+    """Every index row of `resource`, by table."""
+    rows: IndexRows = {table: [] for table in TABLES}
+    resource_type = resource["resourceType"]
+    for plan in plans_for(resource_type):
+        values = plan.expression(resource)
+        if not values:
+            continue
+        if plan.type == "composite":
+            _add_composite(rows, plan, values)
+        else:
+            for value in values:
+                _ADDERS[plan.type](rows, plan.code, value, 0)
+    _add_text(rows, resource)
+    return rows
+
+
+@cache
+def plans_for(resource_type: str) -> tuple[_Plan, ...]:
+    """The indexing plan of a type (cleared by `forget_plans` when custom parameters change)."""
+    plans = []
+    for parameter in search_parameters(resource_type):
+        if parameter.code in ("_id", "_text", "_content", "_list", "_has", "_type", "_query", "_filter"):
+            continue  # answered from the resource row, the narrative index or other resources
+        expression = compiled_for(parameter, resource_type)
+        if expression is None or parameter.type not in _ADDERS and parameter.type != "composite":
+            continue
+        plans.append(_Plan(parameter.code, parameter.type, expression, _components(parameter, resource_type)))
+    return tuple(plans)
+
+
+def forget_plans() -> None:
+    plans_for.cache_clear()
+
+
+def _components(parameter: SearchParameter, resource_type: str) -> tuple[tuple[str, str, CompiledExpression], ...]:
+    if parameter.type != "composite":
+        return ()
+    by_code = {p.code: p for p in search_parameters(resource_type)}
+    return tuple(
+        (f"{parameter.code}${position}", by_code[part_code].type, compile_fhirpath(expression))
+        for position, (part_code, expression) in enumerate(parameter.components)
+        if part_code in by_code
+    )
+
+
+def _add_composite(rows: IndexRows, plan: _Plan, items: list[Any]) -> None:
+    """Each item's component values share a group number, so a query can ask that the code
+    and the value of one `Observation.component` match together."""
+    for group, item in enumerate(items, start=1):
+        for name, part_type, expression in plan.components:
+            for value in expression(item):
+                if part_type in _ADDERS:
+                    _ADDERS[part_type](rows, name, value, group)
+
+
+def _add_token(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    tokens, texts = rows["token"], rows["string"]
+    if isinstance(value, bool):
+        tokens.append((param, "", "true" if value else "false", group))
+    elif isinstance(value, str):
+        tokens.append((param, "", value, group))
+    elif isinstance(value, dict):
+        if "coding" in value or "text" in value and "value" not in value:
+            for coding in value.get("coding") or ():
+                _add_coding(rows, param, coding, group)
+            if isinstance(value.get("text"), str):
+                texts.append((f"{param}:text", normalise(value["text"]), value["text"], group))
+        elif "code" in value:
+            _add_coding(rows, param, value, group)
+        elif isinstance(value.get("value"), str):
+            _add_identifier(rows, param, value, group)
+
+
+def _add_coding(rows: IndexRows, param: str, coding: Any, group: int) -> None:
+    if not isinstance(coding, dict):
+        return
+    code = coding.get("code")
+    if isinstance(code, str):
+        rows["token"].append((param, str(coding.get("system", "")), code, group))
+    display = coding.get("display")
+    if isinstance(display, str):
+        rows["string"].append((f"{param}:text", normalise(display), display, group))
+
+
+def _add_identifier(rows: IndexRows, param: str, value: dict[str, Any], group: int) -> None:
+    """An Identifier (system|value, plus `:of-type` rows) or a ContactPoint (its value, under
+    its system such as `phone`)."""
+    system = str(value.get("system", ""))
+    rows["token"].append((param, system, value["value"], group))
+    if system in _CONTACT_SYSTEMS:
+        return
+    kind = value.get("type")
+    for coding in kind.get("coding") or () if isinstance(kind, dict) else ():
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            of_type = (f"{param}:of-type", str(coding.get("system", "")), f"{coding['code']}|{value['value']}", group)
+            rows["token"].append(of_type)
+    if isinstance(kind, dict) and isinstance(kind.get("text"), str):
+        rows["string"].append((f"{param}:text", normalise(kind["text"]), kind["text"], group))
+
+
+def _add_string(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    if isinstance(value, str):
+        rows["string"].append((param, normalise(value), value, group))
+    elif isinstance(value, dict):
+        for part in _NAME_PARTS + _ADDRESS_PARTS:
+            found = value.get(part)
+            for text in found if isinstance(found, list) else (found,):
+                if isinstance(text, str):
+                    rows["string"].append((param, normalise(text), text, group))
+
+
+def _add_number(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        rows["number"].append((param, float(value), float(value), group))
+
+
+def _add_date(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    if isinstance(value, str):
+        bounds = date_range(value)
+        if bounds is not None:
+            rows["date"].append((param, *bounds, group))
+    elif isinstance(value, dict):
+        if "start" in value or "end" in value:
+            start = date_range(value["start"]) if isinstance(value.get("start"), str) else None
+            end = date_range(value["end"]) if isinstance(value.get("end"), str) else None
+            rows["date"].append((param, start[0] if start else MIN_MICROS, end[1] if end else MAX_MICROS, group))
+        for event in value.get("event") or ():  # Timing
+            _add_date(rows, param, event, group)
+        repeat = value.get("repeat")
+        if isinstance(repeat, dict) and isinstance(repeat.get("boundsPeriod"), dict):
+            _add_date(rows, param, repeat["boundsPeriod"], group)
+
+
+def _add_quantity(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    if not isinstance(value, dict):
+        return
+    if "low" in value or "high" in value:  # Range
+        low, high = value.get("low") or {}, value.get("high") or {}
+        unit = low if "value" in low else high
+        bounds = (_number(low.get("value"), float("-inf")), _number(high.get("value"), float("inf")))
+        _quantity_row(rows, param, unit, bounds, group)
+    elif isinstance(value.get("value"), int | float | Decimal):
+        if "currency" in value:  # Money
+            unit = {"system": _ISO_4217, "code": value["currency"]}
+        else:
+            unit = value
+        number = float(value["value"])
+        _quantity_row(rows, param, unit, (number, number), group)
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float | Decimal) and not isinstance(value, bool) else default
+
+
+def _quantity_row(rows: IndexRows, param: str, unit: dict[str, Any], bounds: tuple[float, float], group: int) -> None:
+    system = str(unit.get("system", ""))
+    code = str(unit.get("code") or unit.get("unit") or "")
+    low, high = bounds
+    converted = canonical(code, 1.0) if system == "http://unitsofmeasure.org" and code else None
+    if converted is None:
+        rows["quantity"].append((param, system, code, low, high, code, low, high, group))
+    else:
+        unit_code, factor = converted
+        rows["quantity"].append((param, system, code, low, high, unit_code, low * factor, high * factor, group))
+
+
+def _add_reference(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    if isinstance(value, str):  # canonical
+        url, _, version = value.partition("|")
+        rows["reference"].append((param, None, None, url, version or None, group))
+        return
+    if not isinstance(value, dict):
+        return
+    reference = value.get("reference")
+    if isinstance(reference, str) and not reference.startswith("#"):
+        match = _RELATIVE_REFERENCE.match(reference)
+        if match is not None:
+            rows["reference"].append((param, match.group(1), match.group(2), None, None, group))
+        else:
+            url, _, version = reference.partition("|")
+            rows["reference"].append((param, None, None, url, version or None, group))
+    identifier = value.get("identifier")
+    if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+        rows["token"].append((f"{param}:identifier", str(identifier.get("system", "")), identifier["value"], group))
+
+
+def _add_uri(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    if isinstance(value, str):
+        rows["uri"].append((param, value, group))
+
+
+def _add_special(rows: IndexRows, param: str, value: Any, group: int) -> None:
+    """`near` (Location.position): latitude and longitude as a number range row."""
+    if param == "near" and isinstance(value, dict):
+        latitude, longitude = value.get("latitude"), value.get("longitude")
+        if isinstance(latitude, int | float | Decimal) and isinstance(longitude, int | float | Decimal):
+            rows["number"].append((param, float(latitude), float(longitude), group))
+
+
+def _add_text(rows: IndexRows, resource: dict[str, Any]) -> None:
+    """`_text` (the narrative) and `_content` (every string of the resource), for :contains-style
+    matching (search.html#text)."""
+    text = resource.get("text")
+    if isinstance(text, dict) and isinstance(text.get("div"), str):
+        narrative = " ".join(_TAGS.sub(" ", text["div"]).split())
+        rows["string"].append(("_text", normalise(narrative), narrative, 0))
+    strings: list[str] = []
+    _collect_strings(resource, strings)
+    content = " ".join(strings)
+    rows["string"].append(("_content", normalise(content), content[:200], 0))
+
+
+def _collect_strings(value: Any, found: list[str]) -> None:
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("div", "data", "reference", "id", "url", "system", "resourceType"):
+                _collect_strings(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_strings(item, found)
+
+
+_ADDERS: dict[str, Callable[[IndexRows, str, Any, int], None]] = {
+    "token": _add_token,
+    "string": _add_string,
+    "number": _add_number,
+    "date": _add_date,
+    "quantity": _add_quantity,
+    "reference": _add_reference,
+    "uri": _add_uri,
+    "special": _add_special,
+}

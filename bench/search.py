@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as `python bench/search.py`
 
 from bench._loadgen import LoadPlan, LoadResult, run_load, tool_name
 from bench._search_cases import Probe, SearchCase, build_cases, deep_page, probe, read_paths
-from bench._search_dataset import Manifest, dataset_database, load_copies
+from bench._search_dataset import Manifest, dataset_database, load_copies, refresh_statistics
 from bench._search_plans import explain_searches
 from bench._search_report import BackendRun, Timed, report
 from bench._server import RunningServer, ember_server, scratch_database
@@ -60,6 +60,7 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[BundleTe
             with ember_server(url, args.workers, scratch / "server.log") as server:
                 if loaded_now:
                     _load(server, templates, manifest, manifest_path, args)
+                refresh_statistics(backend, url)
                 if not manifest.patients:
                     raise RuntimeError(f"{backend}: the data set has no patients:\n{server.log_tail()}")
                 cases = build_cases(manifest.patients, [t.patient_family for t in templates])

@@ -29,6 +29,9 @@ class Settings:
     #: busy connections beat many: every backend competes for the same cores.
     postgres_pool_size: int = 4
     log_level: str = "info"
+    #: Search page size when the client sends no _count, and the largest it may ask for.
+    search_default_count: int = 50
+    search_max_count: int = 1000
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

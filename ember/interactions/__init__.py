@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ember.interactions import conditional_write, create, delete, history, patch, read, transaction, update, vread
+from ember.interactions import (
+    conditional_write,
+    create,
+    delete,
+    history,
+    patch,
+    read,
+    search,
+    transaction,
+    update,
+    vread,
+)
 from ember.interactions.request import Handler
 
 
@@ -34,5 +45,8 @@ INTERACTIONS: dict[str, Interaction] = {
         Interaction("transaction", transaction.handle, "system"),
         Interaction("batch", transaction.handle, "system"),
         Interaction("history-system", history.handle, "system"),
+        Interaction("search-type", search.handle, "type"),
+        Interaction("search-compartment", search.handle, "type"),
+        Interaction("search-system", search.handle, "system"),
     )
 }

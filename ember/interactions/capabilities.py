@@ -12,6 +12,7 @@ from typing import Any
 import ember
 from ember.access import AccessContext
 from ember.fhir.model import resource_types
+from ember.fhir.search_parameters import SearchParameter, search_parameters
 from ember.interactions import INTERACTIONS
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.operations import OPERATIONS
@@ -73,9 +74,22 @@ def _resource(name: str, type_codes: list[str]) -> dict[str, Any]:
         "conditionalUpdate": "conditional-update" in INTERACTIONS,
         "conditionalDelete": "single" if "conditional-delete" in INTERACTIONS else "not-supported",
     }
+    if "search-type" in INTERACTIONS:
+        parameters = search_parameters(name)
+        entry["searchInclude"] = ["*", *(f"{name}:{p.code}" for p in parameters if p.type == "reference")]
+        entry["searchParam"] = [_search_param(parameter) for parameter in parameters]
     if operations:
         entry["operation"] = operations
     return entry
+
+
+def _search_param(parameter: SearchParameter) -> dict[str, str]:
+    described = {"name": parameter.code, "type": parameter.type}
+    if parameter.url:
+        described["definition"] = parameter.url
+    if parameter.description:
+        described["documentation"] = parameter.description
+    return described
 
 
 def _operation_entry(name: str, definition: str) -> dict[str, str]:

@@ -28,6 +28,8 @@ class FhirRequest:
     body: Any = None
     base_url: str = ""
     method: str = "GET"
+    #: (compartment type, id) of a compartment search: GET [base]/Patient/123/Observation.
+    compartment: tuple[str, str] | None = None
 
     def param(self, name: str) -> str | None:
         """The last value of a query parameter, or None."""

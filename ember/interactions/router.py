@@ -30,6 +30,7 @@ _TYPE_SEARCH = {"POST": "search-type"}
 _INSTANCE = {"GET": "read", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 _INSTANCE_HISTORY = {"GET": "history-instance"}
 _VERSION = {"GET": "vread"}
+_COMPARTMENT = {"GET": "search-compartment"}
 
 
 def route(method: str, path: str, params: list[tuple[str, str]] | None = None) -> FhirRequest:
@@ -88,6 +89,10 @@ def _instance_path(request: FhirRequest, rest: list[str], path: str) -> None:
     elif len(tail) == 2 and tail[0] == "_history":
         request.version_id = tail[1]
         request.interaction = _pick(request.method, path, _VERSION)
+    elif len(tail) == 1 and is_resource_type(tail[0]):
+        request.interaction = _pick(request.method, path, _COMPARTMENT)
+        request.compartment = (request.resource_type or "", request.id)
+        request.resource_type, request.id = tail[0], None
     else:
         raise _unknown(path)
 

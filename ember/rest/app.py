@@ -30,6 +30,7 @@ from ember.access import AccessContext
 from ember.fhir import jsonio
 from ember.fhir.model import type_definition
 from ember.fhir.outcome import FhirError, error
+from ember.interactions import search
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
 from ember.interactions.router import route
@@ -47,6 +48,8 @@ FHIR_PREFIX = "/fhir"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: Parameters about the representation, handled here and never passed to the services.
 _REPRESENTATION_PARAMS = frozenset({"_format", "_pretty", "_summary", "_elements"})
+#: Representation parameters a service still needs to see (`_summary=count` changes a search).
+_SHARED_PARAMS = frozenset({"_summary"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _WRITES = frozenset({"create", "update", "patch", "conditional-update"})
 
@@ -88,7 +91,12 @@ class FhirEndpoint:
         fhir_request.base_url = self.settings.base_url or _base_url(scope, headers)
         fhir_request.headers = headers
         if method in _BODY_METHODS:
-            fhir_request.body = parse_body(await self._body(receive, headers), headers.get("content-type"))
+            body = await self._body(receive, headers)
+            if fhir_request.interaction.startswith("search-"):
+                # POST [type]/_search: the parameters arrive as a form (http.html#search)
+                fhir_request.params = fhir_request.params + _service_params(_form(body, headers))
+            else:
+                fhir_request.body = parse_body(body, headers.get("content-type"))
         result = await dispatch(_access_context(scope), fhir_request, self.store)
         if fhir_request.interaction in _WRITES:
             result = apply_return_preference(result, preferred_return(headers.get("prefer")))
@@ -125,8 +133,19 @@ def _trusted_context(source_ip: str | None) -> AccessContext:
     return AccessContext(unrestricted=True, source_ip=source_ip)
 
 
+def _form(body: bytes, headers: dict[str, str]) -> list[tuple[str, str]]:
+    media = headers.get("content-type", "application/x-www-form-urlencoded").split(";")[0].strip()
+    if media != "application/x-www-form-urlencoded":
+        raise error(415, "not-supported", "POST _search takes an application/x-www-form-urlencoded body")
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise error(400, "invalid", "The search form is not UTF-8") from None
+
+
 def _service_params(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [param for param in params if param[0] not in _REPRESENTATION_PARAMS] if params else params
+    kept = [param for param in params if param[0] not in _REPRESENTATION_PARAMS or param[0] in _SHARED_PARAMS]
+    return kept if params else params
 
 
 def _base_url(scope: Scope, headers: dict[str, str]) -> str:
@@ -160,6 +179,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app; opens the store on start-up and closes it on shutdown."""
     store = store or create_store(settings)
     endpoint = FhirEndpoint(store, settings)
+    search.LIMITS.default_count = settings.search_default_count
+    search.LIMITS.max_count = settings.search_max_count
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

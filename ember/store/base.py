@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ember.access import AccessContext
+from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,21 @@ class Store(Protocol):
 
     async def history_count(self, ctx: AccessContext, query: HistoryQuery) -> int:
         """How many versions the history query matches over all pages."""
+        ...
+
+    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
+        """One page of matches of `query` the caller may see, in order, and whether more follow."""
+        ...
+
+    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
+        """How many resources the caller may see match `query` over all pages."""
+        ...
+
+    async def included(
+        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
+    ) -> list[tuple[str, str, bytes]]:
+        """(type, id, body) of what `keys` refer to through `spec` (`_include`), or of what refers
+        to them (`reverse`: `_revinclude`), among what the caller may see."""
         ...
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:

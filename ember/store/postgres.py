@@ -30,6 +30,8 @@ from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
+from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
+from ember.store.searching import Searcher
 
 # A plain connection, or a pooled one (a proxy with the same API).
 Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
@@ -284,6 +286,7 @@ class PostgresStore:
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._searcher = Searcher(self._scan, _dollar)
 
     async def open(self) -> None:
         pool = await asyncpg.create_pool(
@@ -333,6 +336,20 @@ class PostgresStore:
         sql, params = history_sql(query, count_only=True, placeholder=_dollar, instant=_as_is)
         count: int = await self._connected().fetchval(sql, *params)
         return count
+
+    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
+        return await self._searcher.search(ctx, query)
+
+    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
+        return await self._searcher.count(ctx, query)
+
+    async def included(
+        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
+    ) -> list[tuple[str, str, bytes]]:
+        return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _scan(self, sql: str, params: list[object]) -> list[asyncpg.Record]:
+        return list(await self._connected().fetch(sql, *params))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:

@@ -37,6 +37,8 @@ from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
+from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
+from ember.store.searching import Searcher
 
 T = TypeVar("T")
 
@@ -164,6 +166,7 @@ class SqliteStore:
         self._scanner_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-scanner")
         self._write_lock = asyncio.Lock()
         self._lock_file: int | None = None
+        self._searcher = Searcher(self._scan, _numbered)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -215,6 +218,20 @@ class SqliteStore:
         sql, params = history_sql(query, count_only=True, placeholder=_qmark, instant=format_instant)
         row = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchone(), self._scanner)
         return int(row[0])
+
+    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
+        return await self._searcher.search(ctx, query)
+
+    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
+        return await self._searcher.count(ctx, query)
+
+    async def included(
+        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
+    ) -> list[tuple[str, str, bytes]]:
+        return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _scan(self, sql: str, params: list[Any]) -> list[Any]:
+        return await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
@@ -303,3 +320,8 @@ def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+def _numbered(position: int) -> str:
+    """`?N`: search SQL repeats expressions (sort keys in SELECT and ORDER BY) that bind once."""
+    return f"?{position}"

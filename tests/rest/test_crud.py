@@ -200,9 +200,11 @@ async def test_capability_statement_lists_registered_interactions(client: httpx.
     rest = statement["rest"][0]
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     codes = {i["code"] for i in patient["interaction"]}
-    assert {"read", "vread", "update", "patch", "delete", "create", "history-instance"} <= codes
-    assert "search-type" not in codes  # not registered, so never claimed
-    assert {i["code"] for i in rest["interaction"]} >= {"transaction", "batch", "history-system"}
+    assert {"read", "vread", "update", "patch", "delete", "create", "history-instance", "search-type"} <= codes
+    assert {i["code"] for i in rest["interaction"]} >= {"transaction", "batch", "history-system", "search-system"}
+    name = next(p for p in patient["searchParam"] if p["name"] == "name")
+    assert name["type"] == "string" and name["definition"].endswith("/Patient-name") and name["documentation"]
+    assert "Patient:general-practitioner" in patient["searchInclude"]
     assert any(op["name"] == "validate" for op in patient["operation"])
 
 

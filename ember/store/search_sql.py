@@ -1,0 +1,413 @@
+"""Search planning: a SearchQuery (plus the caller's access filter) to one SQL statement.
+
+The same SQL runs on SQLite and PostgreSQL; only the placeholder differs. Every condition is a
+semi-join of the `resource` row against one index table (`r.id IN (SELECT x.id FROM
+token_index x WHERE x.resource_type = ? AND x.param = ? AND x.code = ?)`), so each is answered
+from that table's lookup index and the planner can start from the most selective one. Chains
+and `_has` nest the same shape over the referenced or referring resources, with the access
+filter applied again at every level. Pages are keyset cursors over (sort keys, type, id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ember.store.access_rules import AccessRules
+from ember.store.search_query import (
+    AnyOf,
+    ChainCondition,
+    CodeSetCondition,
+    CompartmentCondition,
+    CompositeCondition,
+    Condition,
+    HasCondition,
+    IdCondition,
+    ListCondition,
+    MissingCondition,
+    NearCondition,
+    Not,
+    RangeCondition,
+    ReferenceCondition,
+    SearchQuery,
+    SortKey,
+    StringCondition,
+    TokenCondition,
+    UriCondition,
+)
+
+#: Greater than any string the indexes hold (the highest code point), for prefix ranges.
+TEXT_MAX = "\U0010ffff"
+_KM_PER_DEGREE = 111.32
+_SORT_COLUMNS = {
+    "token": "code",
+    "string": "value",
+    "number": "low",
+    "date": "low",
+    "quantity": "canonical_low",
+    "reference": "target_id",
+    "uri": "uri",
+}
+_NUMERIC_SORT = frozenset({"number", "date", "quantity"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    """A condition on one index row (alias `x`) of one table."""
+
+    table: str
+    predicate: str
+
+
+class SearchSql:
+    """Builds one statement; `bind` appends a parameter and returns its placeholder."""
+
+    def __init__(self, placeholder: Callable[[int], str], rules: AccessRules) -> None:
+        self.params: list[Any] = []
+        self._placeholder = placeholder
+        self._rules = rules
+        self._aliases = 0
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return self._placeholder(len(self.params))
+
+    def page(self, query: SearchQuery) -> str:
+        """The rows of one page (one more than `count`, to tell whether another follows):
+        resource_type, id, body, then the sort keys."""
+        keys = [self._sort_expression(key) for key in query.sort]
+        where = self._filter("r", query.resource_types, query.conditions)
+        if query.after is not None:
+            where.append(self._keyset(query, keys))
+        forward = not query.backwards
+        order = [f"{expr} {'DESC' if key.descending == forward else 'ASC'}" for key, expr in zip(query.sort, keys)]
+        tie = "ASC" if forward else "DESC"
+        order += [f"r.resource_type {tie}", f"r.id {tie}"]
+        selected = ", ".join(["r.resource_type", "r.id", "r.body", *keys])
+        return (
+            f"SELECT {selected} FROM resource r WHERE {' AND '.join(where)} "
+            f"ORDER BY {', '.join(order)} LIMIT {self.bind(query.count + 1)}"
+        )
+
+    def count(self, query: SearchQuery) -> str:
+        where = self._filter("r", query.resource_types, query.conditions)
+        return f"SELECT count(*) FROM resource r WHERE {' AND '.join(where)}"
+
+    def includes(self, source_keys: Sequence[tuple[str, str]], source_type: str, param: str, target: str | None) -> str:
+        """Resources referred to by `param` of the given source resources (`_include`)."""
+        source_ids = ", ".join(self.bind(resource_id) for _, resource_id in source_keys)
+        params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
+        target_filter = "" if target is None else f" AND x.target_type = {self.bind(target)}"
+        refs = (
+            f"SELECT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = {self.bind(source_type)}"
+            f"{params}{target_filter} AND x.id IN ({source_ids}) AND x.target_id IS NOT NULL"
+        )
+        return self._included(f"(r.resource_type, r.id) IN ({refs})")
+
+    def revincludes(self, target_keys: Sequence[tuple[str, str]], source_type: str, param: str) -> str:
+        """Resources of `source_type` referring to the given resources through `param` (`_revinclude`)."""
+        targets = " OR ".join(
+            f"(x.target_type = {self.bind(kind)} AND x.target_id = {self.bind(resource_id)})"
+            for kind, resource_id in target_keys
+        )
+        params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
+        source = self.bind(source_type)
+        refs = f"SELECT x.id FROM reference_index x WHERE x.resource_type = {source}{params} AND ({targets})"
+        return self._included(f"r.resource_type = {self.bind(source_type)} AND r.id IN ({refs})")
+
+    def _included(self, membership: str) -> str:
+        where = [membership, "NOT r.deleted"]
+        where += self._access_filter("r", None)
+        return f"SELECT r.resource_type, r.id, r.body FROM resource r WHERE {' AND '.join(where)}"
+
+    # --- conditions ----------------------------------------------------------------------------
+
+    def _filter(self, alias: str, types: Sequence[str], conditions: Sequence[Condition]) -> list[str]:
+        """The WHERE terms for rows of `alias` of one of `types` matching every condition."""
+        if len(types) == 1:
+            terms = [f"{alias}.resource_type = {self.bind(types[0])}"]
+        else:
+            terms = [f"{alias}.resource_type IN ({', '.join(self.bind(t) for t in types)})"]
+        terms.append(f"NOT {alias}.deleted")
+        terms += [self._condition(alias, types, condition) for condition in conditions]
+        terms += self._access_filter(alias, types)
+        return terms
+
+    def _access_filter(self, alias: str, types: Sequence[str] | None) -> list[str]:
+        """The caller's access filter for rows of `types` (None: whatever type each row has)."""
+        if types is None:
+            return [self._per_type_access(alias)]
+        rules = [(kind, self._rules.rule(kind)) for kind in types]
+        if all(rule is None for _, rule in rules):
+            return []
+        if len(types) == 1:
+            rule = rules[0][1]
+            return [self._condition(alias, types, rule)] if rule is not None else []
+        alternatives = [
+            f"({alias}.resource_type = {self.bind(kind)}"
+            + (f" AND {self._condition(alias, (kind,), rule)})" if rule is not None else ")")
+            for kind, rule in rules
+        ]
+        return [f"({' OR '.join(alternatives)})"]
+
+    def _per_type_access(self, alias: str) -> str:
+        """Access for included resources, whose types are only known per row: each restricted
+        type's rule, and everything of the other types."""
+        restricted = self._rules.restricted_types
+        if not restricted:
+            return "1 = 1"
+        alternatives = [f"{alias}.resource_type NOT IN ({', '.join(self.bind(kind) for kind in restricted)})"]
+        for kind in restricted:
+            rule = self._rules.rule(kind)
+            if rule is not None:
+                condition = self._condition(alias, (kind,), rule)
+                alternatives.append(f"({alias}.resource_type = {self.bind(kind)} AND {condition})")
+        return f"({' OR '.join(alternatives)})"
+
+    def _condition(self, alias: str, types: Sequence[str], condition: Condition) -> str:
+        if isinstance(condition, AnyOf):
+            return "(" + " OR ".join(self._condition(alias, types, c) for c in condition.conditions) + ")"
+        if isinstance(condition, Not):
+            return f"NOT ({self._condition(alias, types, condition.condition)})"
+        if isinstance(condition, IdCondition):
+            return f"{alias}.id IN ({', '.join(self.bind(i) for i in condition.ids)})"
+        if isinstance(condition, MissingCondition):
+            member = self._member(alias, types, _Leaf(condition.table, f"x.param = {self.bind(condition.param)}"))
+            return f"NOT ({member})" if condition.missing else member
+        if isinstance(condition, ChainCondition):
+            return self._chain(alias, types, condition)
+        if isinstance(condition, HasCondition):
+            return self._has(alias, types, condition)
+        if isinstance(condition, CompositeCondition):
+            return self._composite(alias, types, condition)
+        if isinstance(condition, CompartmentCondition):
+            return self._compartment(alias, types, condition)
+        if isinstance(condition, ListCondition):
+            items = (
+                "SELECT x.target_id FROM reference_index x WHERE x.resource_type = 'List' AND x.param = 'item' "
+                f"AND x.id = {self.bind(condition.list_id)} AND x.target_type = {alias}.resource_type"
+            )
+            return f"{alias}.id IN ({items})"
+        return self._member(alias, types, self._leaf(condition))
+
+    def _member(self, alias: str, types: Sequence[str], leaf: _Leaf) -> str:
+        """`alias` has an index row satisfying `leaf`."""
+        rows = f"SELECT x.id FROM {leaf.table}_index x WHERE x.resource_type = {alias}.resource_type"
+        if len(types) == 1 and types[0] != "*":
+            rows = f"SELECT x.id FROM {leaf.table}_index x WHERE x.resource_type = {self.bind(types[0])}"
+        return f"{alias}.id IN ({rows} AND {leaf.predicate})"
+
+    def _leaf(self, condition: Condition) -> _Leaf:
+        param = f"x.param = {self.bind(getattr(condition, 'param', ''))}"
+        if isinstance(condition, TokenCondition):
+            terms = [param]
+            if condition.code is not None:
+                terms.append(f"x.code = {self.bind(condition.code)}")
+            if condition.system is not None:
+                terms.append(f"x.system = {self.bind(condition.system)}")
+            return _Leaf("token", " AND ".join(terms))
+        if isinstance(condition, CodeSetCondition):
+            if not condition.codes:
+                return _Leaf("token", "1 = 0")
+            pairs = ", ".join(f"({self.bind(system)}, {self.bind(code)})" for system, code in condition.codes)
+            return _Leaf("token", f"{param} AND (x.system, x.code) IN (VALUES {pairs})")
+        if isinstance(condition, StringCondition):
+            return _Leaf("string", f"{param} AND {self._string(condition)}")
+        if isinstance(condition, RangeCondition):
+            return _Leaf(condition.table, f"{param} AND {self._range(condition)}")
+        if isinstance(condition, ReferenceCondition):
+            return _Leaf("reference", f"{param}{self._reference(condition)}")
+        if isinstance(condition, UriCondition):
+            return _Leaf("uri", f"{param} AND {self._uri(condition)}")
+        if isinstance(condition, NearCondition):
+            return _Leaf("number", f"{param} AND {self._near(condition)}")
+        raise TypeError(f"not an index condition: {condition!r}")
+
+    def _string(self, condition: StringCondition) -> str:
+        if condition.mode == "exact":
+            return f"x.exact = {self.bind(condition.value)}"
+        if condition.mode == "contains":
+            escaped = condition.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return f"x.value LIKE {self.bind(f'%{escaped}%')} ESCAPE '\\'"
+        return f"x.value >= {self.bind(condition.value)} AND x.value < {self.bind(condition.value + TEXT_MAX)}"
+
+    def _range(self, condition: RangeCondition) -> str:
+        """The spec's prefix semantics (search.html#prefix) between the target range [low, high]
+        and the search value's range [sl, sh]."""
+        low, high = ("x.canonical_low", "x.canonical_high") if condition.canonical else ("x.low", "x.high")
+        terms = []
+        if condition.table == "quantity" and condition.code is not None:
+            terms.append(f"{'x.canonical_code' if condition.canonical else 'x.code'} = {self.bind(condition.code)}")
+        if condition.table == "quantity" and condition.system is not None and not condition.canonical:
+            terms.append(f"x.system = {self.bind(condition.system)}")
+        prefix = condition.prefix
+        # Bind only the bounds the comparison uses: PostgreSQL cannot type an unused parameter.
+        sl = self.bind(condition.low) if prefix in ("eq", "ne", "lt", "ge", "le", "eb", "ap") else ""
+        sh = self.bind(condition.high) if prefix in ("eq", "ne", "gt", "ge", "le", "sa", "ap") else ""
+        contained = f"({low} >= {sl} AND {high} <= {sh})"
+        comparison = {
+            "eq": lambda: contained,
+            "ne": lambda: f"NOT {contained}",
+            "gt": lambda: f"{high} > {sh}",
+            "lt": lambda: f"{low} < {sl}",
+            "ge": lambda: f"({high} > {sh} OR {contained})",
+            "le": lambda: f"({low} < {sl} OR {contained})",
+            "sa": lambda: f"{low} > {sh}",
+            "eb": lambda: f"{high} < {sl}",
+            "ap": lambda: f"({low} <= {sh} AND {high} >= {sl})",
+        }[prefix]()
+        return " AND ".join([*terms, comparison])
+
+    def _reference(self, condition: ReferenceCondition) -> str:
+        terms = ""
+        if condition.target_id is not None:
+            terms += f" AND x.target_id = {self.bind(condition.target_id)}"
+        if condition.target_type is not None:
+            terms += f" AND x.target_type = {self.bind(condition.target_type)}"
+        if condition.url is not None:
+            terms += f" AND x.url = {self.bind(condition.url)}"
+        if condition.version is not None:
+            terms += f" AND x.version = {self.bind(condition.version)}"
+        return terms
+
+    def _uri(self, condition: UriCondition) -> str:
+        if condition.mode == "below":
+            return f"x.uri >= {self.bind(condition.value)} AND x.uri < {self.bind(condition.value + TEXT_MAX)}"
+        if condition.mode == "above":
+            prefixes = _uri_prefixes(condition.value)
+            return f"x.uri IN ({', '.join(self.bind(prefix) for prefix in prefixes)})"
+        return f"x.uri = {self.bind(condition.value)}"
+
+    def _near(self, condition: NearCondition) -> str:
+        """Within the distance on an equirectangular projection around the point: exact enough
+        for the distances `near` is used with, and plain arithmetic on both databases."""
+        import math
+
+        lat_span = condition.kilometres / _KM_PER_DEGREE
+        scale = max(math.cos(math.radians(condition.latitude)), 1e-6)
+        lon_span = lat_span / scale
+        lat, lon = self.bind(condition.latitude), self.bind(condition.longitude)
+        box = (
+            f"x.low BETWEEN {self.bind(condition.latitude - lat_span)} AND {self.bind(condition.latitude + lat_span)} "
+            f"AND x.high BETWEEN {self.bind(condition.longitude - lon_span)} "
+            f"AND {self.bind(condition.longitude + lon_span)}"
+        )
+        distance = (
+            f"((x.low - {lat}) * (x.low - {lat}) + (x.high - {lon}) * (x.high - {lon}) * {self.bind(scale * scale)}) "
+            f"<= {self.bind(lat_span * lat_span)}"
+        )
+        return f"{box} AND {distance}"
+
+    def _chain(self, alias: str, types: Sequence[str], condition: ChainCondition) -> str:
+        branches = []
+        for target_type, inner in condition.targets:
+            nested = self._alias()
+            where = self._filter(nested, (target_type,), (inner,))
+            targets = f"SELECT {nested}.id FROM resource {nested} WHERE {' AND '.join(where)}"
+            branches.append(f"(x.target_type = {self.bind(target_type)} AND x.target_id IN ({targets}))")
+        leaf = _Leaf("reference", f"x.param = {self.bind(condition.param)} AND ({' OR '.join(branches)})")
+        return self._member(alias, types, leaf)
+
+    def _has(self, alias: str, types: Sequence[str], condition: HasCondition) -> str:
+        nested = self._alias()
+        where = self._filter(nested, (condition.source_type,), (condition.condition,))
+        sources = f"SELECT {nested}.id FROM resource {nested} WHERE {' AND '.join(where)}"
+        refs = (
+            f"SELECT h.target_id FROM reference_index h WHERE h.resource_type = {self.bind(condition.source_type)} "
+            f"AND h.param = {self.bind(condition.source_param)} AND h.target_type = {alias}.resource_type "
+            f"AND h.id IN ({sources})"
+        )
+        return f"{alias}.id IN ({refs})"
+
+    def _composite(self, alias: str, types: Sequence[str], condition: CompositeCondition) -> str:
+        """Parts joined on the same resource and group: `code` and `value` of one component."""
+        leaves = [self._leaf(part) for part in condition.parts]
+        first = leaves[0]
+        joins, wheres = [], [first.predicate]
+        for position, leaf in enumerate(leaves[1:], start=1):
+            name = f"p{position}"
+            joins.append(
+                f"JOIN {leaf.table}_index {name} ON {name}.resource_type = x.resource_type "
+                f"AND {name}.id = x.id AND {name}.grp = x.grp"
+            )
+            wheres.append(leaf.predicate.replace("x.", f"{name}."))
+        scope = (
+            f"x.resource_type = {self.bind(types[0])}"
+            if len(types) == 1
+            else f"x.resource_type = {alias}.resource_type"
+        )
+        rows = f"SELECT x.id FROM {first.table}_index x {' '.join(joins)} WHERE {scope} AND {' AND '.join(wheres)}"
+        return f"{alias}.id IN ({rows})"
+
+    def _compartment(self, alias: str, types: Sequence[str], condition: CompartmentCondition) -> str:
+        itself = (
+            f"({alias}.resource_type = {self.bind(condition.compartment_type)} "
+            f"AND {alias}.id = {self.bind(condition.compartment_id)})"
+        )
+        if not condition.params:
+            return itself
+        params = ", ".join(self.bind(param) for param in condition.params)
+        scope = (
+            f"x.resource_type = {self.bind(types[0])}"
+            if len(types) == 1 and types[0] != "*"
+            else f"x.resource_type = {alias}.resource_type"
+        )
+        refs = (
+            f"SELECT x.id FROM reference_index x WHERE {scope} AND x.param IN ({params}) "
+            f"AND x.target_type = {self.bind(condition.compartment_type)} "
+            f"AND x.target_id = {self.bind(condition.compartment_id)}"
+        )
+        return f"({itself} OR {alias}.id IN ({refs}))"
+
+    # --- order and keyset ------------------------------------------------------------------------
+
+    def _sort_expression(self, key: SortKey) -> str:
+        if key.table is None:
+            return "r.last_updated" if key.param == "_lastUpdated" else "r.id"
+        column = _SORT_COLUMNS[key.table]
+        aggregate = "MAX" if key.descending else "MIN"
+        sentinel = _sentinel(key)
+        value = (
+            f"(SELECT {aggregate}(s.{column}) FROM {key.table}_index s WHERE s.resource_type = r.resource_type "
+            f"AND s.id = r.id AND s.param = {self.bind(key.param)})"
+        )
+        return f"COALESCE({value}, {self.bind(sentinel)})"
+
+    def _keyset(self, query: SearchQuery, keys: list[str]) -> str:
+        """Rows after (or, paging backwards, before) the cursor position in the order."""
+        after = list(query.after or ())
+        expressions = [*keys, "r.resource_type", "r.id"]
+        ascending = [not key.descending for key in query.sort] + [True, True]
+        if query.backwards:
+            ascending = [not direction for direction in ascending]
+        alternatives = []
+        for depth in range(len(expressions)):
+            equal = [f"{expressions[i]} = {self.bind(after[i])}" for i in range(depth)]
+            operator = ">" if ascending[depth] else "<"
+            alternatives.append(" AND ".join([*equal, f"{expressions[depth]} {operator} {self.bind(after[depth])}"]))
+        return "(" + " OR ".join(f"({alternative})" for alternative in alternatives) + ")"
+
+    def _alias(self) -> str:
+        self._aliases += 1
+        return f"n{self._aliases}"
+
+
+def _sentinel(key: SortKey) -> object:
+    """Where resources without a value go: last, in either direction."""
+    if key.table in _NUMERIC_SORT:
+        big = 2**62 if key.table == "date" else 1e308
+        return -big if key.descending else big
+    return "" if key.descending else TEXT_MAX
+
+
+def _uri_prefixes(value: str) -> list[str]:
+    """`value` and each of its shorter forms cut at a `/` (`:above` matches any of them)."""
+    prefixes = [value]
+    cut = value.rstrip("/")
+    while "/" in cut:
+        cut = cut.rsplit("/", 1)[0]
+        if cut.endswith(":/") or cut.endswith(":"):
+            break
+        prefixes.append(cut)
+    return prefixes

@@ -1,0 +1,141 @@
+"""Search over HTTP on both stores: the API's shape (paging, includes, handling, compartments).
+
+The parameter-by-parameter correctness suite, checked against an independent brute-force
+evaluator, lives in tests/search/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+LOINC = "http://loinc.org"
+
+
+async def _post(client: httpx.AsyncClient, resource: dict[str, Any]) -> str:
+    response = await client.post(f"/{resource['resourceType']}", json=resource)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _observation(patient: str, code: str, value: float, when: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code, "display": f"Code {code}"}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
+    }
+
+
+@pytest.fixture
+async def two_patients(client: httpx.AsyncClient) -> dict[str, Any]:
+    alice = await _post(client, {"resourceType": "Patient", "name": [{"family": "Álvarez", "given": ["Alice"]}]})
+    bob = await _post(client, {"resourceType": "Patient", "name": [{"family": "Brown", "given": ["Bob"]}]})
+    observations = {
+        "alice": [await _post(client, _observation(alice, "29463-7", 60 + n, f"2021-03-0{n + 1}")) for n in range(3)],
+        "bob": [await _post(client, _observation(bob, "8302-2", 180, "2020-01-01"))],
+    }
+    return {"alice": alice, "bob": bob, "observations": observations}
+
+
+def _ids(bundle: dict[str, Any], mode: str = "match") -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == mode]
+
+
+async def test_search_finds_by_token_and_accent_insensitive_name(
+    client: httpx.AsyncClient, two_patients: dict[str, Any]
+) -> None:
+    found = (await client.get("/Observation", params={"code": f"{LOINC}|29463-7"})).json()
+    assert found["type"] == "searchset" and found["total"] == 3
+    assert sorted(_ids(found)) == sorted(two_patients["observations"]["alice"])
+    by_name = (await client.get("/Patient", params={"name": "alva"})).json()
+    assert _ids(by_name) == [two_patients["alice"]]
+
+
+async def test_pages_follow_next_and_previous_links_and_stay_stable_while_writing(
+    client: httpx.AsyncClient, two_patients: dict[str, Any]
+) -> None:
+    first = (await client.get("/Observation", params={"_count": 2, "_sort": "date"})).json()
+    assert len(first["entry"]) == 2 and "total" not in first
+    await _post(client, _observation(two_patients["bob"], "8302-2", 181, "1999-01-01"))  # sorts first
+    next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = (await client.get(next_url)).json()
+    back_url = next(link["url"] for link in second["link"] if link["relation"] == "previous")
+    back = (await client.get(back_url)).json()
+    assert _ids(back) == _ids(first)
+    dates = [e["resource"]["effectiveDateTime"] for page in (first, second) for e in page["entry"]]
+    assert dates == sorted(dates) and len(set(_ids(first)) & set(_ids(second))) == 0
+
+
+async def test_include_and_revinclude_are_marked_as_includes(
+    client: httpx.AsyncClient, two_patients: dict[str, Any]
+) -> None:
+    included = (await client.get("/Observation", params={"code": "8302-2", "_include": "Observation:subject"})).json()
+    assert _ids(included, "include") == [two_patients["bob"]]
+    reverse = (
+        await client.get("/Patient", params={"_id": two_patients["alice"], "_revinclude": "Observation:subject"})
+    ).json()
+    assert sorted(_ids(reverse, "include")) == sorted(two_patients["observations"]["alice"])
+
+
+async def test_chain_and_has(client: httpx.AsyncClient, two_patients: dict[str, Any]) -> None:
+    chained = (await client.get("/Observation", params={"subject.name": "brown"})).json()
+    assert _ids(chained) == two_patients["observations"]["bob"]
+    reverse = (await client.get("/Patient", params={"_has:Observation:subject:code": "29463-7"})).json()
+    assert _ids(reverse) == [two_patients["alice"]]
+
+
+async def test_compartment_search_and_post_search(client: httpx.AsyncClient, two_patients: dict[str, Any]) -> None:
+    compartment = (await client.get(f"/Patient/{two_patients['bob']}/Observation")).json()
+    assert _ids(compartment) == two_patients["observations"]["bob"]
+    posted = await client.post(
+        "/Observation/_search",
+        content=f"value-quantity=gt61|http://unitsofmeasure.org|kg&subject=Patient/{two_patients['alice']}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert posted.status_code == 200, posted.text
+    assert len(_ids(posted.json())) == 1
+
+
+async def test_unknown_parameters_are_ignored_unless_handling_is_strict(
+    client: httpx.AsyncClient, two_patients: dict[str, Any]
+) -> None:
+    lenient = await client.get("/Patient", params={"nonsense": "1", "name": "brown"})
+    self_link = next(link["url"] for link in lenient.json()["link"] if link["relation"] == "self")
+    assert "nonsense" not in self_link and "name=brown" in self_link
+    strict = await client.get("/Patient", params={"nonsense": "1"}, headers={"prefer": "handling=strict"})
+    assert strict.status_code == 400
+    assert strict.json()["issue"][0]["expression"] == ["nonsense"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date": "2021-13-99"},
+        {"value-quantity": "abc"},
+        {"_count": "-1"},
+        {"_sort": "nonsense"},
+        {"_cursor": "not-a-cursor"},
+        {"code:bogus": "x"},
+        {"subject.nothing": "x"},
+        {"_has:Observation": "x"},
+        {"_include": "Nope:subject"},
+    ],
+)
+async def test_malformed_searches_are_400_with_an_outcome(client: httpx.AsyncClient, query: dict[str, str]) -> None:
+    response = await client.get("/Observation", params=query)
+    assert response.status_code == 400, response.text
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_summary_count_and_total(client: httpx.AsyncClient, two_patients: dict[str, Any]) -> None:
+    counted = (await client.get("/Observation", params={"_summary": "count"})).json()
+    assert counted["total"] == 4 and counted["entry"] == []
+    accurate = (await client.get("/Observation", params={"_total": "accurate", "_count": 1})).json()
+    assert accurate["total"] == 4 and len(accurate["entry"]) == 1

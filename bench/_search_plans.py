@@ -14,6 +14,7 @@ The store has no public hook for its SQL yet, so the tracers reach its connectio
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -29,15 +30,28 @@ from ember.store.postgres import PostgresStore
 from ember.store.sqlite import SqliteStore
 
 _READS = ("SELECT", "WITH", "(")
+#: Index columns that only narrow a lookup to one search parameter of one resource type.
+_PARAMETER_COLUMNS = frozenset({"resource_type", "param"})
+_PG_CONDITION_COLUMN = re.compile(r"(?:\w+\.)?(\w+) (?:=|<>|>=|<=|>|<|~~|~>=~|~<~)")
+_SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX \S+ \(([^)]*)\)")
+_SQLITE_CONDITION_COLUMN = re.compile(r"(\w+)(?:=|>|<)")
 Statement = tuple[str, tuple[object, ...]]
 
 
 @dataclass(frozen=True)
 class StatementPlan:
+    """One explained statement. `full_scans` are the plan lines that read a whole table;
+    `parameter_ranges` those that use an index only to find every row of one resource type or
+    of one of its search parameters (its conditions name no column beyond resource_type and
+    param): on a large data set that reads as much as a scan, and once per outer row when it
+    is correlated (on PostgreSQL also the walk of a primary key in ORDER BY order, filtered
+    until LIMIT rows are found, which is fast only when matches are common)."""
+
     sql: str
     plan: str
     execution_ms: float
     full_scans: list[str]
+    parameter_ranges: list[str]
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,10 @@ class SearchPlans:
     @property
     def full_scans(self) -> list[str]:
         return [line for statement in self.statements for line in statement.full_scans]
+
+    @property
+    def parameter_ranges(self) -> list[str]:
+        return [line for statement in self.statements for line in statement.parameter_ranges]
 
     @property
     def slowest(self) -> StatementPlan | None:
@@ -100,8 +118,9 @@ async def _traced_postgres(url: str, captured: list[Statement]) -> tuple[Store, 
         plan = "\n".join(row[0] for row in rows)
         timing = [line for line in plan.splitlines() if line.startswith("Execution Time:")]
         milliseconds = float(timing[0].split()[2]) if timing else 0.0
-        scans = [line.strip() for line in plan.splitlines() if "Seq Scan" in line]
-        return StatementPlan(sql, plan, milliseconds, scans)
+        lines = plan.splitlines()
+        scans = [_node(line) for line in lines if "Seq Scan" in line]
+        return StatementPlan(sql, plan, milliseconds, scans, _pg_parameter_ranges(lines))
 
     return store, explain, explainer.close
 
@@ -126,9 +145,38 @@ async def _traced_sqlite(url: str, captured: list[Statement]) -> tuple[Store, Ex
         explainer.execute(sql).fetchall()
         milliseconds = (time.perf_counter() - started) * 1000
         scans = [line.strip() for line in lines if line.strip().startswith("SCAN ")]
-        return StatementPlan(sql, "\n".join(lines), milliseconds, scans)
+        ranges = [
+            line.strip()
+            for line in lines
+            if (index := _SQLITE_INDEX.search(line))
+            and _only_parameter(_SQLITE_CONDITION_COLUMN.findall(index.group(1)))
+        ]
+        return StatementPlan(sql, "\n".join(lines), milliseconds, scans, ranges)
 
     async def close() -> None:
         explainer.close()
 
     return store, explain, close
+
+
+def _pg_parameter_ranges(lines: list[str]) -> list[str]:
+    """Index scans whose `Index Cond` names no column beyond resource_type and param, with the
+    node line they belong to."""
+    found = []
+    for number, line in enumerate(lines):
+        text = line.strip()
+        if not text.startswith("Index Cond:"):
+            continue
+        if _only_parameter(_PG_CONDITION_COLUMN.findall(text)):
+            node = next((lines[n] for n in range(number - 1, -1, -1) if "->" in lines[n] or n == 0), "")
+            found.append(f"{_node(node)}: {text}")
+    return found
+
+
+def _node(line: str) -> str:
+    """A plan node without its arrow and its cost and timing figures."""
+    return line.strip().removeprefix("->").strip().split("  (")[0]
+
+
+def _only_parameter(columns: list[str]) -> bool:
+    return bool(columns) and set(columns) <= _PARAMETER_COLUMNS

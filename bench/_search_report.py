@@ -103,55 +103,85 @@ def _search_table(run: BackendRun, connections: tuple[int, ...]) -> str:
             continue
         matches = f"{first.matches}" + (f" (+{first.included})" if first.included else "")
         matches += f" / {first.total:,}" if first.total is not None else ""
-        lines.append(_row([label, matches] + _load_cells(timed.loads, connections) + [_verdict(timed)]))
+        cells = _load_cells(timed.loads, connections, first)
+        lines.append(_row([label, matches, *cells, _verdict(timed)]))
     return "\n".join(lines)
 
 
-def _load_cells(loads: dict[int, LoadResult], connections: tuple[int, ...]) -> list[str]:
+def _load_cells(loads: dict[int, LoadResult], connections: tuple[int, ...], first: Probe | None = None) -> list[str]:
     cells = []
     for count in connections:
-        load = loads[count]
-        failed = f", {load.failures} failed" if load.failures else ""
-        cells += [f"{load.p50_ms:.1f} / {load.p99_ms:.1f} ({load.requests:,}{failed})", f"{load.rate:,.0f}"]
+        load = loads.get(count)
+        if load is None:
+            seconds = f"{first.seconds:.1f}" if first else "?"
+            cells += [f"not run: one answer took {seconds} s", "-"]
+        elif not load.requests:
+            single = f"; one answer took {first.seconds:.1f} s" if first else ""
+            cells += [f"no answer within the {load.seconds:.0f} s phase{single}", "0"]
+        else:
+            failed = f", {load.failures} failed" if load.failures else ""
+            cells += [f"{load.p50_ms:.1f} / {load.p99_ms:.1f} ({load.requests:,}{failed})", f"{load.rate:,.0f}"]
     return cells
 
 
 def _verdict(timed: Timed) -> str:
-    case, loads = timed.case, timed.loads
-    if not case.single_parameter:
+    if not timed.case.single_parameter:
         return ""
-    one = loads[min(loads)]
-    return "met" if one.p99_ms < P99_TARGET_MS and not one.failures else "MISSED"
+    one = timed.loads[min(timed.loads)]
+    return "met" if one.requests and one.p99_ms < P99_TARGET_MS and not one.failures else "MISSED"
 
 
 def _plans_section(run: BackendRun) -> str:
     scan = "Seq Scan" if run.backend == "postgres" else "SCAN (whole table or index)"
     explain = "EXPLAIN (ANALYZE, BUFFERS)" if run.backend == "postgres" else "EXPLAIN QUERY PLAN, then run once"
-    lines = [f"| search ({run.backend}) | SELECTs run | slowest of them (ms, {explain}) | {scan} |"]
-    lines.append("| --- | ---: | ---: | --- |")
+    lines = [
+        f"| search ({run.backend}) | SELECTs run | slowest of them (ms, {explain}) | {scan} "
+        "| index used only to find a whole type or parameter (resource_type, param) |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
     for key, searched in run.plans.items():
         slowest = searched.slowest
         scans = "; ".join(sorted(set(searched.full_scans))) or "none"
+        ranges = "; ".join(sorted(set(searched.parameter_ranges))) or "none"
         timing = f"{slowest.execution_ms:.2f}" if slowest else "-"
-        lines.append(f"| {key} (HTTP {searched.status}) | {len(searched.statements)} | {timing} | {scans} |")
+        lines.append(f"| {key} (HTTP {searched.status}) | {len(searched.statements)} | {timing} | {scans} | {ranges} |")
     any_scan = any(searched.full_scans for searched in run.plans.values())
+    any_range = any(searched.parameter_ranges for searched in run.plans.values())
     lines.append("")
-    lines.append(f"{scan} in any search plan: {'YES' if any_scan else 'no'}")
+    lines.append(f"- {scan} in any search plan: {'YES' if any_scan else 'no'}")
+    lines.append(f"- index narrowed only to a whole type or parameter in any plan: {'YES' if any_range else 'no'}")
     timed = [t for t in run.searches if t.loads and t.case.key in run.plans]
     if timed:
-        worst = max(timed, key=lambda t: t.loads[min(t.loads)].p99_ms)
+        worst = max(timed, key=_one_connection_p99)
         lines.append(_slowest_plan(worst.case.key, run.plans[worst.case.key]))
     return "\n".join(lines)
 
 
+def _one_connection_p99(timed: Timed) -> float:
+    """p99 at the lowest concurrency; a search that never answered counts as the slowest."""
+    load = timed.loads[min(timed.loads)]
+    return load.p99_ms if load.requests else float("inf")
+
+
+def every_plan(runs: list[BackendRun]) -> str:
+    """The SQL and plan of every statement of every search, per back end (for `--plans-out`)."""
+    return "\n\n".join(
+        f"## {run.backend}: {key}\n{_plan_text(searched)}" for run in runs for key, searched in run.plans.items()
+    )
+
+
 def _slowest_plan(key: str, searched: SearchPlans) -> str:
+    return f"\nSlowest search at 1 connection (p99): {key}, {_plan_text(searched)}"
+
+
+def _plan_text(searched: SearchPlans) -> str:
     statements = searched.statements
-    parts = [f"\nSlowest search at 1 connection (p99): {key}, `{searched.path}`"]
+    parts = [f"`{searched.path}` (HTTP {searched.status})"]
     for number, statement in enumerate(statements, 1):
         parts.append(f"\nStatement {number} of {len(statements)}:\n```sql\n{statement.sql.strip()}\n```")
         parts.append(f"```\n{statement.plan}\n```")
     if not statements:
-        parts.append("(the search ran no SELECT on PostgreSQL)")
+        parts.append("(the search ran no SELECT)")
     return "\n".join(parts)
 
 

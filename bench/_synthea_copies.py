@@ -38,6 +38,8 @@ class BundleTemplate:
     uuid_slot: tuple[bool, ...]
     resources: int
     patient_family: str
+    #: (year, month) of each Observation's effectiveDateTime, one per Observation.
+    observation_months: tuple[tuple[int, int], ...]
 
     @classmethod
     def from_file(cls, path: Path) -> BundleTemplate:
@@ -57,7 +59,14 @@ class BundleTemplate:
         patients = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
         if len(patients) != 1:
             raise ValueError(f"{path.name}: expected one Patient, found {len(patients)}")
-        return cls(path.stem, tuple(pieces), tuple(uuid_slot), len(bundle["entry"]), patients[0]["name"][0]["family"])
+        months = tuple(
+            (int(when[:4]), int(when[5:7]))
+            for entry in bundle["entry"]
+            if entry["resource"]["resourceType"] == "Observation"
+            and (when := entry["resource"].get("effectiveDateTime", ""))
+        )
+        family = patients[0]["name"][0]["family"]
+        return cls(path.stem, tuple(pieces), tuple(uuid_slot), len(bundle["entry"]), family, months)
 
     def copy(self, number: int) -> bytes:
         """The bundle of copy `number`: same content, fresh UUIDs and copy-suffixed names."""

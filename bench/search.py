@@ -27,16 +27,26 @@ import os
 import signal
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python bench/search.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._loadgen import LoadPlan, LoadResult, run_load, tool_name
-from bench._search_cases import Probe, SearchCase, build_cases, deep_page, probe, read_paths
+from bench._search_cases import (
+    Probe,
+    SearchCase,
+    build_cases,
+    deep_page,
+    idle_probe_path,
+    probe,
+    read_paths,
+    wait_until_idle,
+)
 from bench._search_dataset import Manifest, dataset_database, load_copies, refresh_statistics
 from bench._search_plans import explain_searches
-from bench._search_report import BackendRun, Timed, report
+from bench._search_report import BackendRun, Timed, every_plan, report
 from bench._server import RunningServer, ember_server, scratch_database
 from bench._synthea_copies import BundleTemplate, load_templates
 
@@ -49,6 +59,12 @@ INGEST_CEILING_SECONDS = 5.0
 #: The first bundles compile every resource type's index expressions in each worker.
 INGEST_WARM_UP_SECONDS = 2.0
 MAX_RESOURCES = 5_000_000
+#: A search whose first answer takes longer is timed at one connection only.
+SLOW_SECONDS = 1.0
+#: How long to wait for the server to drain what a phase left queued, and the concurrent
+#: probes that tell (two per worker).
+SETTLE_SECONDS = 120.0
+IDLE_CONNECTIONS = 4
 
 
 def run_backend(backend: str, args: argparse.Namespace, templates: list[BundleTemplate]) -> BackendRun:
@@ -63,12 +79,19 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[BundleTe
                 refresh_statistics(backend, url)
                 if not manifest.patients:
                     raise RuntimeError(f"{backend}: the data set has no patients:\n{server.log_tail()}")
-                cases = build_cases(manifest.patients, [t.patient_family for t in templates])
+                cases = build_cases(manifest.patients, [t.patient_family for t in templates], _busy_months(templates))
                 searches, ceilings = _time_searches(backend, server, cases, manifest, args.duration)
             _progress(f"{backend}: query plans of every search that answered")
             paths = {timed.case.key: timed.case.paths[0] for timed in searches if timed.loads}
             plans = asyncio.run(explain_searches(backend, url, paths))
     return BackendRun(backend, manifest, loaded_now, ingest_ceiling, ceilings, searches, plans)
+
+
+def _busy_months(templates: list[BundleTemplate]) -> list[tuple[int, int]]:
+    """The months that have Observations in the sample, busiest first: one-month date ranges
+    that match something in every copy."""
+    counts = Counter(month for template in templates for month in template.observation_months)
+    return [month for month, _ in counts.most_common()]
 
 
 def _core_ingest(backend: str, workers: int, scratch: Path) -> IngestResult:
@@ -110,8 +133,9 @@ def _load(
 def _time_searches(
     backend: str, server: RunningServer, cases: list[SearchCase], manifest: Manifest, seconds: float
 ) -> tuple[list[Timed], list[dict[int, LoadResult]]]:
+    idle = idle_probe_path(manifest.patients)
     reads = LoadPlan("GET", read_paths(manifest.patients))
-    ceilings = [_at_each_concurrency(server, reads, seconds)]
+    ceilings = [_at_each_concurrency(server, reads, seconds, CONNECTIONS, idle)]
     firsts = [(case, asyncio.run(probe(server.host, server.port, case.paths[0]))[0]) for case in cases]
     firsts.append(_deep_page_case(server, cases[0]))
     searches = []
@@ -120,9 +144,12 @@ def _time_searches(
             _progress(f"{backend}: {case.key}: {first.status} {first.problem}")
             searches.append(Timed(case, first, {}))
             continue
-        _progress(f"{backend}: {case.key} ({len(case.paths)} variants, {first.matches} matches on page 1)")
-        searches.append(Timed(case, first, _at_each_concurrency(server, LoadPlan("GET", case.paths), seconds)))
-    ceilings.append(_at_each_concurrency(server, reads, seconds))
+        # A search slower than SLOW_SECONDS would only queue up behind itself at 16 connections.
+        connections = CONNECTIONS if first.seconds < SLOW_SECONDS else CONNECTIONS[:1]
+        _progress(f"{backend}: {case.key} ({len(case.paths)} variants, first answer in {first.seconds:.3f} s)")
+        loads = _at_each_concurrency(server, LoadPlan("GET", case.paths), seconds, connections, idle)
+        searches.append(Timed(case, first, loads))
+    ceilings.append(_at_each_concurrency(server, reads, seconds, CONNECTIONS, idle))
     return searches, ceilings
 
 
@@ -136,8 +163,16 @@ def _deep_page_case(server: RunningServer, token: SearchCase) -> tuple[SearchCas
     return case, first
 
 
-def _at_each_concurrency(server: RunningServer, plan: LoadPlan, seconds: float) -> dict[int, LoadResult]:
-    return {connections: run_load(server.host, server.port, plan, connections, seconds) for connections in CONNECTIONS}
+def _at_each_concurrency(
+    server: RunningServer, plan: LoadPlan, seconds: float, connections: tuple[int, ...], idle: str
+) -> dict[int, LoadResult]:
+    """The plan at each concurrency, each phase starting on a server that finished the last one."""
+    loads = {}
+    for count in connections:
+        if not asyncio.run(wait_until_idle(server.host, server.port, idle, IDLE_CONNECTIONS, SETTLE_SECONDS)):
+            _progress(f"server still busy {SETTLE_SECONDS:g} s after the previous phase")
+        loads[count] = run_load(server.host, server.port, plan, count, seconds)
+    return loads
 
 
 def main() -> None:
@@ -148,6 +183,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per timed phase, 1-10 (default 3)")
     parser.add_argument("--max-load-minutes", type=float, default=40.0, help="bound on loading (default 40)")
+    parser.add_argument("--plans-out", type=Path, help="write the SQL and plan of every search to this file")
     args = parser.parse_args()
     if not 1 <= args.duration <= 10:
         parser.error("--duration must be between 1 and 10 seconds")
@@ -168,6 +204,8 @@ def main() -> None:
         f"{os.getloadavg()[0]:.2f} after"
     )
     print(report(runs, CONNECTIONS))
+    if args.plans_out:
+        args.plans_out.write_text(every_plan(runs) + "\n")
 
 
 if __name__ == "__main__":

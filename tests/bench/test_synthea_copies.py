@@ -92,3 +92,15 @@ async def test_a_copy_loads_whole_as_a_transaction_next_to_another_copy(
         template.patient_family + "00002",
     ]
     assert patients[0]["identifier"][0]["value"] != patients[1]["identifier"][0]["value"]
+
+
+def test_each_observation_gives_the_month_of_its_effective_date(templates: list[BundleTemplate]) -> None:
+    for template in templates:
+        observations = [
+            entry["resource"]
+            for entry in orjson.loads((SAMPLE / f"{template.name}.json").read_bytes())["entry"]
+            if entry["resource"]["resourceType"] == "Observation"
+        ]
+        assert len(template.observation_months) == len(observations) > 0
+        first = observations[0]["effectiveDateTime"]
+        assert template.observation_months[0] == (int(first[:4]), int(first[5:7]))

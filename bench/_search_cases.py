@@ -26,6 +26,8 @@ VARIANTS = 200
 DEEP_PAGE = 10
 #: An idle server answers a search by id well within this.
 IDLE_ANSWER_SECONDS = 0.1
+#: A probe gives up after this long: a search can take minutes on a large data set.
+PROBE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -154,12 +156,16 @@ async def wait_until_idle(host: str, port: int, path: str, connections: int, sec
 
 
 async def probe(host: str, port: int, path: str) -> tuple[Probe, str | None]:
-    """The first answer to `path`, and the path of its `next` link."""
+    """The first answer to `path`, and the path of its `next` link; status 0 when none came
+    within PROBE_TIMEOUT_SECONDS (the server may still be working on it)."""
     connection = await HttpConnection.open(host, port)
     try:
         started = time.perf_counter()
-        status, body = await connection.send(build_request(host, port, "GET", path))
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            status, body = await connection.send(build_request(host, port, "GET", path))
         seconds = time.perf_counter() - started
+    except TimeoutError:
+        return Probe(0, problem=f"no answer within {PROBE_TIMEOUT_SECONDS:g} s", seconds=PROBE_TIMEOUT_SECONDS), None
     finally:
         await connection.close()
     answer, next_path = _examine(status, body)

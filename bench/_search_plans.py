@@ -10,15 +10,19 @@ explained on a connection of its own:
   - SQLite: `EXPLAIN QUERY PLAN`, timed by running the statement once; a table or index read
     whole shows as a `SCAN` line (`SEARCH` is an index lookup).
 The store has no public hook for its SQL yet, so the tracers reach its connections directly.
+A search or statement running longer than STATEMENT_TIMEOUT_SECONDS is stopped (PostgreSQL
+statement_timeout, SQLite interrupt / progress handler) and shown with its plan alone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 import httpx
@@ -29,6 +33,8 @@ from ember.store.base import Store
 from ember.store.postgres import PostgresStore
 from ember.store.sqlite import SqliteStore
 
+#: A replayed search, and each statement run to time it, is stopped after this long.
+STATEMENT_TIMEOUT_SECONDS = 30.0
 _READS = ("SELECT", "WITH", "(")
 #: Index columns that only narrow a lookup to one search parameter of one resource type.
 _PARAMETER_COLUMNS = frozenset({"resource_type", "param"})
@@ -52,6 +58,8 @@ class StatementPlan:
     execution_ms: float
     full_scans: list[str]
     parameter_ranges: list[str]
+    #: Ran past STATEMENT_TIMEOUT_SECONDS and was stopped: the plan has no run-time figures.
+    cut_off: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,74 +83,136 @@ class SearchPlans:
         return max(self.statements, key=lambda statement: statement.execution_ms, default=None)
 
 
+class _Tracer(Protocol):
+    """A store that records its statements, and a way to explain them."""
+
+    store: Store
+    captured: list[Statement]
+
+    async def explain(self, sql: str, args: tuple[object, ...]) -> StatementPlan: ...
+
+    def interrupt(self) -> None:
+        """Stop the statement the store is running (its search was given up on)."""
+
+    async def close(self) -> None: ...
+
+
 async def explain_searches(backend: str, database_url: str, paths: dict[str, str]) -> dict[str, SearchPlans]:
-    """For each case key, the plans of the reads its search `path` ran."""
-    captured: list[Statement] = []
-    if backend == "postgres":
-        store, explain, close = await _traced_postgres(database_url, captured)
-    else:
-        store, explain, close = await _traced_sqlite(database_url, captured)
+    """For each case key, the plans of the reads its search `path` ran. A search is given up
+    after STATEMENT_TIMEOUT_SECONDS (status 0), its statements still explained."""
+    # A search stopped by the timeout answers 500 and the edge logs it: the status says enough.
+    logging.getLogger("ember.rest").disabled = True
+    tracer: _Tracer = await (
+        _PostgresTracer.open(database_url) if backend == "postgres" else _SqliteTracer.open(database_url)
+    )
     try:
-        transport = httpx.ASGITransport(app=create_app(Settings(database_url=database_url), store))
+        transport = httpx.ASGITransport(app=create_app(Settings(database_url=database_url), tracer.store))
         results = {}
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=None) as client:
             for key, path in paths.items():
-                captured.clear()
-                response = await client.get(path)
-                reads = [(sql, args) for sql, args in captured if sql.lstrip().upper().startswith(_READS)]
-                results[key] = SearchPlans(path, response.status_code, [await explain(*read) for read in reads])
+                tracer.captured.clear()
+                status = 0
+                try:
+                    async with asyncio.timeout(STATEMENT_TIMEOUT_SECONDS + 5):
+                        status = (await client.get(path)).status_code
+                except TimeoutError:
+                    tracer.interrupt()
+                reads = [(sql, args) for sql, args in tracer.captured if sql.lstrip().upper().startswith(_READS)]
+                results[key] = SearchPlans(path, status, [await tracer.explain(*read) for read in reads])
         return results
     finally:
-        await close()
-        await store.close()
+        logging.getLogger("ember.rest").disabled = False
+        await tracer.close()
 
 
-Explain = Callable[[str, tuple[object, ...]], Awaitable[StatementPlan]]
+class _PostgresTracer:
+    """A one-connection pool with asyncpg's query logger and a statement timeout (the pool never
+    resets sessions, so both stay on the connection); explained on a connection of its own."""
 
+    def __init__(self, store: PostgresStore, explainer: asyncpg.Connection) -> None:
+        self.store = store
+        self.captured: list[Statement] = []
+        self._explainer = explainer
 
-async def _traced_postgres(url: str, captured: list[Statement]) -> tuple[Store, Explain, Callable[[], Awaitable[None]]]:
-    store = PostgresStore(url, min_size=1, max_size=1)
-    await store.open()
-    # One pooled connection: the logger attached now sees every statement of the store.
-    async with store._connected().acquire() as connection:
-        connection.add_query_logger(lambda query: captured.append((query.query, tuple(query.args))))
-    explainer = await asyncpg.connect(url)
+    @classmethod
+    async def open(cls, url: str) -> _PostgresTracer:
+        store = PostgresStore(url, min_size=1, max_size=1)
+        await store.open()
+        timeout = {"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000))}
+        tracer = cls(store, await asyncpg.connect(url, server_settings=timeout))
+        async with store._connected().acquire() as connection:
+            connection.add_query_logger(lambda query: tracer.captured.append((query.query, tuple(query.args))))
+            await connection.execute(f"SET statement_timeout = {timeout['statement_timeout']}")
+        return tracer
 
-    async def explain(sql: str, args: tuple[object, ...]) -> StatementPlan:
-        transaction = explainer.transaction()
+    async def explain(self, sql: str, args: tuple[object, ...]) -> StatementPlan:
+        """EXPLAIN ANALYZE, rolled back; a plain EXPLAIN when it runs past the timeout."""
+        cut_off = False
+        transaction = self._explainer.transaction()
         await transaction.start()
         try:
-            rows = await explainer.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+            try:
+                async with self._explainer.transaction():  # a savepoint, so the fallback can run
+                    rows = await self._explainer.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+            except asyncpg.QueryCanceledError:
+                cut_off = True
+                rows = await self._explainer.fetch(f"EXPLAIN {sql}", *args)
         finally:
             await transaction.rollback()
-        plan = "\n".join(row[0] for row in rows)
-        timing = [line for line in plan.splitlines() if line.startswith("Execution Time:")]
-        milliseconds = float(timing[0].split()[2]) if timing else 0.0
-        lines = plan.splitlines()
+        lines = [row[0] for row in rows]
+        timing = [line for line in lines if line.startswith("Execution Time:")]
+        milliseconds = STATEMENT_TIMEOUT_SECONDS * 1000 if cut_off else float(timing[0].split()[2]) if timing else 0.0
         scans = [_node(line) for line in lines if "Seq Scan" in line]
-        return StatementPlan(sql, plan, milliseconds, scans, _pg_parameter_ranges(lines))
+        return StatementPlan(sql, "\n".join(lines), milliseconds, scans, _pg_parameter_ranges(lines), cut_off)
 
-    return store, explain, explainer.close
+    def interrupt(self) -> None:
+        """Nothing to do: the statement timeout ends it."""
+
+    async def close(self) -> None:
+        await self._explainer.close()
+        await self.store.close()
 
 
-async def _traced_sqlite(url: str, captured: list[Statement]) -> tuple[Store, Explain, Callable[[], Awaitable[None]]]:
-    path = url.removeprefix("sqlite:///")
-    store = SqliteStore(path)
-    await store.open()
-    for connection in (store._reader, store._writer, store._scanner):
-        if connection is not None:
-            connection.set_trace_callback(lambda sql: captured.append((sql, ())))
-    explainer = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+class _SqliteTracer:
+    """The store's connections with SQLite's trace callback (SQL with values bound); explained
+    with EXPLAIN QUERY PLAN on a read-only connection, then timed by running it once."""
 
-    async def explain(sql: str, args: tuple[object, ...]) -> StatementPlan:
-        rows = explainer.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+    def __init__(self, store: SqliteStore, explainer: sqlite3.Connection) -> None:
+        self.store = store
+        self.captured: list[Statement] = []
+        self._explainer = explainer
+
+    @classmethod
+    async def open(cls, url: str) -> _SqliteTracer:
+        path = url.removeprefix("sqlite:///")
+        store = SqliteStore(path)
+        await store.open()
+        tracer = cls(store, sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+        for connection in tracer._connections():
+            connection.set_trace_callback(lambda sql: tracer.captured.append((sql, ())))
+        return tracer
+
+    def _connections(self) -> list[sqlite3.Connection]:
+        found = (self.store._reader, self.store._writer, self.store._scanner)
+        return [connection for connection in found if connection is not None]
+
+    async def explain(self, sql: str, args: tuple[object, ...]) -> StatementPlan:
+        rows = self._explainer.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
         depth = {0: -1}
         lines = []
         for node, parent, _, detail in rows:
             depth[node] = depth.get(parent, -1) + 1
             lines.append("  " * depth[node] + detail)
         started = time.perf_counter()
-        explainer.execute(sql).fetchall()
+        deadline = started + STATEMENT_TIMEOUT_SECONDS
+        self._explainer.set_progress_handler(lambda: int(time.perf_counter() > deadline), 10_000)
+        try:
+            self._explainer.execute(sql).fetchall()
+            cut_off = False
+        except sqlite3.OperationalError:  # interrupted by the progress handler
+            cut_off = True
+        finally:
+            self._explainer.set_progress_handler(None, 0)
         milliseconds = (time.perf_counter() - started) * 1000
         scans = [line.strip() for line in lines if line.strip().startswith("SCAN ")]
         ranges = [
@@ -151,12 +221,15 @@ async def _traced_sqlite(url: str, captured: list[Statement]) -> tuple[Store, Ex
             if (index := _SQLITE_INDEX.search(line))
             and _only_parameter(_SQLITE_CONDITION_COLUMN.findall(index.group(1)))
         ]
-        return StatementPlan(sql, "\n".join(lines), milliseconds, scans, ranges)
+        return StatementPlan(sql, "\n".join(lines), milliseconds, scans, ranges, cut_off)
 
-    async def close() -> None:
-        explainer.close()
+    def interrupt(self) -> None:
+        for connection in self._connections():
+            connection.interrupt()
 
-    return store, explain, close
+    async def close(self) -> None:
+        self._explainer.close()
+        await self.store.close()
 
 
 def _pg_parameter_ranges(lines: list[str]) -> list[str]:

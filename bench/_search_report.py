@@ -97,9 +97,9 @@ def _search_table(run: BackendRun, connections: tuple[int, ...]) -> str:
     for timed in run.searches:
         case, first = timed.case, timed.first
         label = f"{case.key}: `{case.example}`".replace("|", "\\|")
-        if not timed.loads:
-            failure = f"{first.status}: {first.problem}"
-            lines.append(_row([label, failure] + ["-"] * (2 * len(connections)) + ["not measured"]))
+        if not first.ok:
+            failure = f"{first.status or 'no answer'}: {first.problem}"
+            lines.append(_row([label, failure] + ["-"] * (2 * len(connections)) + [_verdict(timed)]))
             continue
         matches = f"{first.matches}" + (f" (+{first.included})" if first.included else "")
         matches += f" / {first.total:,}" if first.total is not None else ""
@@ -127,6 +127,8 @@ def _load_cells(loads: dict[int, LoadResult], connections: tuple[int, ...], firs
 def _verdict(timed: Timed) -> str:
     if not timed.case.single_parameter:
         return ""
+    if not timed.loads:
+        return "MISSED (not timed)"
     one = timed.loads[min(timed.loads)]
     return "met" if one.requests and one.p99_ms < P99_TARGET_MS and not one.failures else "MISSED"
 
@@ -143,24 +145,27 @@ def _plans_section(run: BackendRun) -> str:
         slowest = searched.slowest
         scans = "; ".join(sorted(set(searched.full_scans))) or "none"
         ranges = "; ".join(sorted(set(searched.parameter_ranges))) or "none"
-        timing = f"{slowest.execution_ms:.2f}" if slowest else "-"
+        timing = "-" if not slowest else f"{slowest.execution_ms:.2f}" + (" (stopped)" if slowest.cut_off else "")
         lines.append(f"| {key} (HTTP {searched.status}) | {len(searched.statements)} | {timing} | {scans} | {ranges} |")
     any_scan = any(searched.full_scans for searched in run.plans.values())
     any_range = any(searched.parameter_ranges for searched in run.plans.values())
     lines.append("")
     lines.append(f"- {scan} in any search plan: {'YES' if any_scan else 'no'}")
     lines.append(f"- index narrowed only to a whole type or parameter in any plan: {'YES' if any_range else 'no'}")
-    timed = [t for t in run.searches if t.loads and t.case.key in run.plans]
+    timed = [t for t in run.searches if t.case.key in run.plans]
     if timed:
         worst = max(timed, key=_one_connection_p99)
         lines.append(_slowest_plan(worst.case.key, run.plans[worst.case.key]))
     return "\n".join(lines)
 
 
-def _one_connection_p99(timed: Timed) -> float:
-    """p99 at the lowest concurrency; a search that never answered counts as the slowest."""
+def _one_connection_p99(timed: Timed) -> tuple[bool, float]:
+    """p99 at the lowest concurrency; a search too slow to be timed counts as slower than any
+    timed one, by the time of its single answer."""
+    if not timed.loads:
+        return True, timed.first.seconds
     load = timed.loads[min(timed.loads)]
-    return load.p99_ms if load.requests else float("inf")
+    return (True, timed.first.seconds) if not load.requests else (False, load.p99_ms)
 
 
 def every_plan(runs: list[BackendRun]) -> str:

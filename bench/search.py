@@ -33,38 +33,23 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/search.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._loadgen import LoadPlan, LoadResult, run_load, tool_name
-from bench._search_cases import (
-    Probe,
-    SearchCase,
-    build_cases,
-    deep_page,
-    idle_probe_path,
-    probe,
-    read_paths,
-    wait_until_idle,
-)
+from bench._loadgen import tool_name
+from bench._search_cases import build_cases
 from bench._search_dataset import Manifest, dataset_database, load_copies, refresh_statistics
 from bench._search_plans import explain_searches
-from bench._search_report import BackendRun, Timed, every_plan, report
+from bench._search_report import BackendRun, every_plan, report
+from bench._search_timing import CONNECTIONS, ServerSlot, time_searches
 from bench._server import RunningServer, ember_server, scratch_database
 from bench._synthea_copies import BundleTemplate, load_templates
 
 # The core benchmark's progress line and SIGTERM-as-Ctrl-C, so both scripts behave alike.
 from bench.core import SYNTHEA, IngestResult, _interrupt, _progress, ingest
 
-CONNECTIONS = (1, 16)
 LOAD_CLIENTS = 3
 INGEST_CEILING_SECONDS = 5.0
 #: The first bundles compile every resource type's index expressions in each worker.
 INGEST_WARM_UP_SECONDS = 2.0
 MAX_RESOURCES = 5_000_000
-#: A search whose first answer takes longer is timed at one connection only.
-SLOW_SECONDS = 1.0
-#: How long to wait for the server to drain what a phase left queued, and the concurrent
-#: probes that tell (two per worker).
-SETTLE_SECONDS = 120.0
-IDLE_CONNECTIONS = 4
 
 
 def run_backend(backend: str, args: argparse.Namespace, templates: list[BundleTemplate]) -> BackendRun:
@@ -73,16 +58,17 @@ def run_backend(backend: str, args: argparse.Namespace, templates: list[BundleTe
         ingest_ceiling = _core_ingest(backend, args.workers, scratch)
         with dataset_database(backend, args.keep, scratch) as (url, manifest, manifest_path):
             loaded_now = manifest.resources < args.resources
-            with ember_server(url, args.workers, scratch / "server.log") as server:
+            with ServerSlot(url, args.workers, scratch / "server.log", _progress) as slot:
+                assert slot.server is not None
                 if loaded_now:
-                    _load(server, templates, manifest, manifest_path, args)
+                    _load(slot.server, templates, manifest, manifest_path, args)
                 refresh_statistics(backend, url)
                 if not manifest.patients:
-                    raise RuntimeError(f"{backend}: the data set has no patients:\n{server.log_tail()}")
+                    raise RuntimeError(f"{backend}: the data set has no patients:\n{slot.server.log_tail()}")
                 cases = build_cases(manifest.patients, [t.patient_family for t in templates], _busy_months(templates))
-                searches, ceilings = _time_searches(backend, server, cases, manifest, args.duration)
-            _progress(f"{backend}: query plans of every search that answered")
-            paths = {timed.case.key: timed.case.paths[0] for timed in searches if timed.loads}
+                searches, ceilings = time_searches(slot, cases, manifest.patients, args.duration, _progress)
+            _progress(f"{backend}: query plans of every search that answered or timed out")
+            paths = {t.case.key: t.case.paths[0] for t in searches if t.case.paths and t.first.status in (0, 200)}
             plans = asyncio.run(explain_searches(backend, url, paths))
     return BackendRun(backend, manifest, loaded_now, ingest_ceiling, ceilings, searches, plans)
 
@@ -128,51 +114,6 @@ def _load(
         manifest.save(manifest_path)
     if manifest.resources < args.resources:
         _progress(f"{manifest.backend}: stopped at {manifest.resources:,} resources (--max-load-minutes)")
-
-
-def _time_searches(
-    backend: str, server: RunningServer, cases: list[SearchCase], manifest: Manifest, seconds: float
-) -> tuple[list[Timed], list[dict[int, LoadResult]]]:
-    idle = idle_probe_path(manifest.patients)
-    reads = LoadPlan("GET", read_paths(manifest.patients))
-    ceilings = [_at_each_concurrency(server, reads, seconds, CONNECTIONS, idle)]
-    firsts = [(case, asyncio.run(probe(server.host, server.port, case.paths[0]))[0]) for case in cases]
-    firsts.append(_deep_page_case(server, cases[0]))
-    searches = []
-    for case, first in firsts:
-        if not first.ok:
-            _progress(f"{backend}: {case.key}: {first.status} {first.problem}")
-            searches.append(Timed(case, first, {}))
-            continue
-        # A search slower than SLOW_SECONDS would only queue up behind itself at 16 connections.
-        connections = CONNECTIONS if first.seconds < SLOW_SECONDS else CONNECTIONS[:1]
-        _progress(f"{backend}: {case.key} ({len(case.paths)} variants, first answer in {first.seconds:.3f} s)")
-        loads = _at_each_concurrency(server, LoadPlan("GET", case.paths), seconds, connections, idle)
-        searches.append(Timed(case, first, loads))
-    ceilings.append(_at_each_concurrency(server, reads, seconds, CONNECTIONS, idle))
-    return searches, ceilings
-
-
-def _deep_page_case(server: RunningServer, token: SearchCase) -> tuple[SearchCase, Probe]:
-    """The 10th page of each token search, reached through the `next` links the server gave,
-    with the answer to the first of them (or the reason it could not be reached)."""
-    pages = [asyncio.run(deep_page(server.host, server.port, path)) for path in token.paths]
-    reached = [(answer, path) for answer, path in pages if answer.ok and path]
-    first = reached[0][0] if reached else pages[0][0]
-    case = SearchCase("page 10", "10th page of Observation?code=...", [path for _, path in reached], True)
-    return case, first
-
-
-def _at_each_concurrency(
-    server: RunningServer, plan: LoadPlan, seconds: float, connections: tuple[int, ...], idle: str
-) -> dict[int, LoadResult]:
-    """The plan at each concurrency, each phase starting on a server that finished the last one."""
-    loads = {}
-    for count in connections:
-        if not asyncio.run(wait_until_idle(server.host, server.port, idle, IDLE_CONNECTIONS, SETTLE_SECONDS)):
-            _progress(f"server still busy {SETTLE_SECONDS:g} s after the previous phase")
-        loads[count] = run_load(server.host, server.port, plan, count, seconds)
-    return loads
 
 
 def main() -> None:

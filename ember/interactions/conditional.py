@@ -1,9 +1,9 @@
 """Conditional criteria: `If-None-Exist` on create and conditional references
 (`"reference": "Patient?identifier=http://x|123"`), resolved inside the writer's transaction.
 
-Criteria may use `identifier` (system|value, |value or value) and `_id`, with commas for OR
-and repeated parameters for AND: what conditional operations are used for in practice (and
-what the Synthea and HL7 v2 feeds send). Other parameters are refused with a 400 that says so.
+Criteria are any search parameters, with commas for OR and repeated parameters for AND,
+matched inside the same store transaction as the write. `identifier` and `_id`, what feeds
+send in practice, take a direct index lookup.
 """
 
 from __future__ import annotations
@@ -11,28 +11,42 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ember.access import AccessContext
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.reference_walk import location_of, references_in
 from ember.store.base import Transaction
+from ember.store.search_parse import parse_parameter
 
-SUPPORTED_PARAMS = ("identifier", "_id")
+_INDEXED_LOOKUPS = ("identifier", "_id")
 
 
 async def matching_ids(transaction: Transaction, resource_type: str, query: str, where: str) -> set[str]:
-    """Ids of the current resources of `resource_type` matching every criterion of `query`."""
+    """Ids of the current resources of `resource_type` matching every criterion of `query`
+    (at most a few: callers only tell none, one and several apart)."""
     criteria = parse_qsl(query, keep_blank_values=True)
     if not criteria:
         raise error(400, "invalid", "Conditional criteria must not be empty", where)
+    if all(name in _INDEXED_LOOKUPS for name, _ in criteria):
+        return await _identifier_matches(transaction, resource_type, criteria)
+    conditions = []
+    for name, value in criteria:
+        try:
+            condition = parse_parameter(resource_type, name, value)
+        except FhirError as failure:
+            raise failure.relocated(where, replacing=name) from None
+        if condition is None:
+            raise error(400, "not-supported", f"Unknown search parameter '{name[:40]}' in the criteria", where)
+        conditions.append(condition)
+    return set(await transaction.search_ids(AccessContext.system(), resource_type, conditions))
+
+
+async def _identifier_matches(
+    transaction: Transaction, resource_type: str, criteria: list[tuple[str, str]]
+) -> set[str]:
+    """The common case (what HL7 v2 and Synthea feeds send) without the search planner."""
     matches: set[str] | None = None
     for name, value in criteria:
-        if name not in SUPPORTED_PARAMS:
-            raise error(
-                400,
-                "not-supported",
-                f"Conditional criteria support {', '.join(SUPPORTED_PARAMS)}; '{name[:40]}' is not supported",
-                where,
-            )
         found: set[str] = set()
         for alternative in value.split(","):
             found |= await _ids_for(transaction, resource_type, name, alternative)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ember.access import AccessContext
-from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
+from ember.store.search_query import Condition, IncludeSpec, SearchMatch, SearchQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +134,14 @@ class Transaction(Protocol):
     async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
         """Ids of current, not deleted resources of a type indexed with `param` = system|code
         (`system` None matches any system), at most a few: callers only need to tell 0, 1, many."""
+        ...
+
+    async def search_ids(
+        self, ctx: AccessContext, resource_type: str, conditions: Sequence[Condition], *, limit: int = 3
+    ) -> list[str]:
+        """Ids of up to `limit` current resources matching every condition, as this unit of work
+        sees them; concurrent units asking the same question take turns, so two conditional
+        creates cannot both find nothing."""
         ...
 
     # --- durable jobs (the outbox): they commit or vanish with the data written beside them ---

@@ -20,8 +20,10 @@ def history_sql(
     count_only: bool,
     placeholder: Callable[[int], str],
     instant: Callable[[Any], Any],
+    access: Callable[[Callable[[Any], str]], str] | None = None,
 ) -> tuple[str, list[Any]]:
-    """SQL and parameters for a history page (newest first) or for its total count."""
+    """SQL and parameters for a history page (newest first) or for its total count; `access`
+    renders the caller's access filter on rows `v` with this statement's binder."""
     params: list[Any] = []
 
     def bind(value: Any) -> str:
@@ -41,6 +43,8 @@ def history_sql(
             "NOT EXISTS (SELECT 1 FROM resource_version n WHERE n.resource_type = v.resource_type "
             f"AND n.id = v.id AND n.version > v.version AND n.last_updated <= {bind(instant(query.at))})"
         )
+    if access is not None:
+        conditions.append(access(bind))
     if query.before_seq is not None and not count_only:
         conditions.append(f"v.seq < {bind(query.before_seq)}")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""

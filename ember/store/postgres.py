@@ -31,7 +31,7 @@ from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
-from ember.store.searching import Searcher
+from ember.store.searching import Searcher, TransactionSearch
 
 # A plain connection, or a pooled one (a proxy with the same API).
 Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
@@ -202,7 +202,7 @@ def _index_columns(versions: Sequence[NewVersion]) -> list[list[object]]:
     return columns
 
 
-class PostgresTransaction(JobsAndRecords):
+class PostgresTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on one pooled connection (READ COMMITTED plus row locks).
 
     After a conflict the unit is spoiled: versions accepted earlier in it must not commit, so
@@ -263,6 +263,13 @@ class PostgresTransaction(JobsAndRecords):
     def _placeholder(self, position: int) -> str:
         return _dollar(position)
 
+    async def _serialise(self, key: str) -> None:
+        self.raise_if_spoiled()
+        try:
+            await self._conn.execute(_TOKEN_LOCK_SQL, key)
+        except asyncpg.DeadlockDetectedError as exc:
+            raise self._spoil(VersionConflict("search", key)) from exc
+
     def raise_if_spoiled(self) -> None:
         if self._conflict is not None:
             raise self._conflict
@@ -319,21 +326,29 @@ class PostgresStore:
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
         row = await self._connected().fetchrow(_READ_SQL, resource_type, resource_id)
-        return None if row is None else _stored(row)
+        if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
+            return None
+        return _stored(row)
 
     async def vread(
         self, ctx: AccessContext, resource_type: str, resource_id: str, version: int
     ) -> StoredVersion | None:
         row = await self._connected().fetchrow(_VREAD_SQL, resource_type, resource_id, version)
-        return None if row is None else _stored(row)
+        if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
+            return None
+        return _stored(row)
 
     async def history(self, ctx: AccessContext, query: HistoryQuery) -> list[HistoryEntry]:
-        sql, params = history_sql(query, count_only=False, placeholder=_dollar, instant=_as_is)
+        sql, params = history_sql(
+            query, count_only=False, placeholder=_dollar, instant=_as_is, access=self._searcher.history_access(ctx)
+        )
         rows = await self._connected().fetch(sql, *params)
         return [HistoryEntry(seq=row["seq"], version=_stored(row)) for row in rows]
 
     async def history_count(self, ctx: AccessContext, query: HistoryQuery) -> int:
-        sql, params = history_sql(query, count_only=True, placeholder=_dollar, instant=_as_is)
+        sql, params = history_sql(
+            query, count_only=True, placeholder=_dollar, instant=_as_is, access=self._searcher.history_access(ctx)
+        )
         count: int = await self._connected().fetchval(sql, *params)
         return count
 
@@ -347,6 +362,9 @@ class PostgresStore:
         self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
     ) -> list[tuple[str, str, bytes]]:
         return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _may_know(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
+        return bool(await self._searcher.visible(ctx, [(resource_type, resource_id)]))
 
     async def _scan(self, sql: str, params: list[object]) -> list[asyncpg.Record]:
         return list(await self._connected().fetch(sql, *params))

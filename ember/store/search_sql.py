@@ -63,15 +63,30 @@ class _Leaf:
 class SearchSql:
     """Builds one statement; `bind` appends a parameter and returns its placeholder."""
 
-    def __init__(self, placeholder: Callable[[int], str], rules: AccessRules) -> None:
+    def __init__(
+        self, placeholder: Callable[[int], str], rules: AccessRules, bind: Callable[[Any], str] | None = None
+    ) -> None:
         self.params: list[Any] = []
         self._placeholder = placeholder
         self._rules = rules
         self._aliases = 0
+        self._outer_bind = bind
 
     def bind(self, value: Any) -> str:
+        """Bind a parameter (into an enclosing statement's list when built for one)."""
+        if self._outer_bind is not None:
+            return self._outer_bind(value)
         self.params.append(value)
         return self._placeholder(len(self.params))
+
+    def visible_rows(self, alias: str) -> str:
+        """A condition on `alias` (with resource_type and id columns, such as a history row):
+        its resource's current version is one the caller may see."""
+        access = self._per_type_access("r")
+        return (
+            f"({alias}.resource_type, {alias}.id) IN "
+            f"(SELECT r.resource_type, r.id FROM resource r WHERE NOT r.deleted AND {access})"
+        )
 
     def page(self, query: SearchQuery) -> str:
         """The rows of one page (one more than `count`, to tell whether another follows):

@@ -12,7 +12,7 @@ from typing import Any
 
 from ember.access import AccessContext
 from ember.store.access_rules import AccessRules
-from ember.store.search_query import IdCondition, IncludeSpec, SearchMatch, SearchQuery
+from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
 from ember.store.search_sql import SearchSql
 
 Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
@@ -60,12 +60,56 @@ class Searcher:
         rows = await self._fetch(f"{sql} LIMIT {MAX_INCLUDED}", builder.params)
         return [(row[0], row[1], bytes(row[2])) for row in rows]
 
-    async def visible(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
-        """Whether a restricted caller may know `resource_type/resource_id` (current version)."""
+    async def visible(self, ctx: AccessContext, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the (type, id) keys a caller may know: all of them for an unrestricted caller,
+        else those whose current version passes the caller's access rules."""
         rules = AccessRules(ctx)
-        rule = rules.rule(resource_type)
-        if rule is None:
-            return True
-        builder = SearchSql(self._placeholder, rules)
-        query = SearchQuery((resource_type,), (IdCondition((resource_id,)),), count=1)
-        return bool(await self._fetch(builder.page(query), builder.params))
+        if rules.unrestricted:
+            return set(keys)
+        allowed = set()
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in keys:
+            if rules.rule(resource_type) is None:
+                allowed.add((resource_type, resource_id))
+            else:
+                by_type.setdefault(resource_type, []).append(resource_id)
+        for resource_type, ids in by_type.items():
+            builder = SearchSql(self._placeholder, rules)
+            query = SearchQuery((resource_type,), (IdCondition(tuple(dict.fromkeys(ids))),), count=len(ids))
+            rows = await self._fetch(builder.page(query), builder.params)
+            allowed.update((resource_type, str(row[1])) for row in rows)
+        return allowed
+
+    def history_access(self, ctx: AccessContext) -> Callable[[Callable[[Any], str]], str] | None:
+        """The access filter for history rows `v`, rendered with the history statement's binder;
+        None for an unrestricted caller."""
+        rules = AccessRules(ctx)
+        if rules.unrestricted:
+            return None
+        return lambda bind: SearchSql(self._placeholder, rules, bind).visible_rows("v")
+
+
+class TransactionSearch:
+    """Searching inside a unit of work (conditional create/update/delete and conditional
+    references), so the match and the write see one state. Mixed into both stores'
+    transactions, which provide `_rows`, `_placeholder` and `_serialise`."""
+
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        raise NotImplementedError
+
+    def _placeholder(self, position: int) -> str:
+        raise NotImplementedError
+
+    async def _serialise(self, key: str) -> None:
+        """Make transactions asking the same question take turns (a no-op where the store
+        already serialises writers)."""
+
+    async def search_ids(
+        self, ctx: AccessContext, resource_type: str, conditions: Sequence[Condition], *, limit: int = 3
+    ) -> list[str]:
+        """Ids of up to `limit` current resources of `resource_type` matching every condition."""
+        await self._serialise(f"{resource_type}?{conditions!r}")
+        builder = SearchSql(self._placeholder, AccessRules(ctx))
+        query = SearchQuery((resource_type,), tuple(conditions), count=limit)
+        rows = await self._rows(builder.page(query), builder.params)
+        return [str(row[1]) for row in rows[:limit]]

@@ -38,7 +38,7 @@ from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
-from ember.store.searching import Searcher
+from ember.store.searching import Searcher, TransactionSearch
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
     return StoredVersion(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]), row[5])
 
 
-class SqliteTransaction(JobsAndRecords):
+class SqliteTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on the writer connection; every call runs on the writer thread."""
 
     def __init__(self, store: SqliteStore) -> None:
@@ -201,21 +201,37 @@ class SqliteStore:
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
         row = self._connection(self._reader).execute(_READ_SQL, (resource_type, resource_id)).fetchone()
-        return _row_to_version(row) if row else None
+        if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
+            return None
+        return _row_to_version(row)
 
     async def vread(
         self, ctx: AccessContext, resource_type: str, resource_id: str, version: int
     ) -> StoredVersion | None:
         row = self._connection(self._reader).execute(_VREAD_SQL, (resource_type, resource_id, version)).fetchone()
-        return _row_to_version(row) if row else None
+        if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
+            return None
+        return _row_to_version(row)
 
     async def history(self, ctx: AccessContext, query: HistoryQuery) -> list[HistoryEntry]:
-        sql, params = history_sql(query, count_only=False, placeholder=_qmark, instant=format_instant)
+        sql, params = history_sql(
+            query,
+            count_only=False,
+            placeholder=_numbered,
+            instant=format_instant,
+            access=self._searcher.history_access(ctx),
+        )
         rows = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)
         return [HistoryEntry(row[0], _row_to_version(row[1:])) for row in rows]
 
     async def history_count(self, ctx: AccessContext, query: HistoryQuery) -> int:
-        sql, params = history_sql(query, count_only=True, placeholder=_qmark, instant=format_instant)
+        sql, params = history_sql(
+            query,
+            count_only=True,
+            placeholder=_numbered,
+            instant=format_instant,
+            access=self._searcher.history_access(ctx),
+        )
         row = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchone(), self._scanner)
         return int(row[0])
 
@@ -229,6 +245,9 @@ class SqliteStore:
         self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
     ) -> list[tuple[str, str, bytes]]:
         return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _may_know(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
+        return bool(await self._searcher.visible(ctx, [(resource_type, resource_id)]))
 
     async def _scan(self, sql: str, params: list[Any]) -> list[Any]:
         return await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)

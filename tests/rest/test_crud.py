@@ -275,8 +275,10 @@ async def test_conditional_create_update_and_delete_by_identifier(client: httpx.
     assert (await client.delete(f"/Patient?{criteria}")).status_code == 412
     assert (await client.delete(f"/Patient?_id={duplicate.json()['id']}")).status_code == 204
     assert (await client.get(f"/Patient/{duplicate.json()['id']}")).status_code == 410
-    unsupported = await client.put("/Patient?name=Chalmers", json=patient)
-    assert unsupported.status_code == 400
+    by_name = await client.put("/Patient?name=Chalmers&gender=female", json={**patient, "gender": "female"})
+    assert by_name.status_code == 200 and by_name.json()["id"] == first.json()["id"]  # any search criteria
+    unknown = await client.put("/Patient?nonsense=1", json=patient)
+    assert unknown.status_code == 400
 
 
 async def test_invariant_violation_is_422_with_key_and_location(client: httpx.AsyncClient) -> None:

@@ -98,7 +98,7 @@ def _search_table(run: BackendRun, connections: tuple[int, ...]) -> str:
         case, first = timed.case, timed.first
         label = f"{case.key}: `{case.example}`".replace("|", "\\|")
         if not first.ok:
-            failure = f"{first.status or 'no answer'}: {first.problem}"
+            failure = f"{first.status}: {first.problem}" if first.status else first.problem
             lines.append(_row([label, failure] + ["-"] * (2 * len(connections)) + [_verdict(timed)]))
             continue
         matches = f"{first.matches}" + (f" (+{first.included})" if first.included else "")

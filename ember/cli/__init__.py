@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from ember.cli import fhirpath, load, serve, version
+from ember.cli import fhirpath, load, serve, terminology, version
 
 app = typer.Typer(help="Ember: a FHIR R4 server.", no_args_is_help=True, add_completion=False)
-for module in (serve, load, fhirpath, version):
+for module in (serve, load, fhirpath, terminology, version):
     module.register(app)
 
 

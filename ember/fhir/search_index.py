@@ -26,7 +26,7 @@ from typing import Any
 from ember.fhir.dates import MAX_MICROS, MIN_MICROS, date_range
 from ember.fhir.fhirpath import CompiledExpression
 from ember.fhir.fhirpath import compile as compile_fhirpath
-from ember.fhir.search_parameters import SearchParameter, compiled_for, search_parameters
+from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, compiled_for, search_parameters
 from ember.fhir.ucum import canonical
 
 IndexRows = dict[str, list[tuple[Any, ...]]]
@@ -77,7 +77,7 @@ def index_rows(resource: dict[str, Any]) -> IndexRows:
 
 @cache
 def plans_for(resource_type: str) -> tuple[_Plan, ...]:
-    """The indexing plan of a type (cleared by `forget_plans` when custom parameters change)."""
+    """The indexing plan of a type (cleared when custom parameters change)."""
     plans = []
     for parameter in search_parameters(resource_type):
         if parameter.code in ("_id", "_text", "_content", "_list", "_has", "_type", "_query", "_filter"):
@@ -87,10 +87,6 @@ def plans_for(resource_type: str) -> tuple[_Plan, ...]:
             continue
         plans.append(_Plan(parameter.code, parameter.type, expression, _components(parameter, resource_type)))
     return tuple(plans)
-
-
-def forget_plans() -> None:
-    plans_for.cache_clear()
 
 
 def _components(parameter: SearchParameter, resource_type: str) -> tuple[tuple[str, str, CompiledExpression], ...]:
@@ -282,6 +278,8 @@ def _collect_strings(value: Any, found: list[str]) -> None:
         for item in value:
             _collect_strings(item, found)
 
+
+DERIVED_CACHES.append(plans_for.cache_clear)
 
 _ADDERS: dict[str, Callable[[IndexRows, str, Any, int], None]] = {
     "token": _add_token,

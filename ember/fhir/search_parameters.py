@@ -10,6 +10,7 @@ once per (parameter, type), is what write-time indexing evaluates.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,14 +35,38 @@ class SearchParameter:
     description: str = ""
 
 
+_custom: tuple[SearchParameter, ...] = ()
+#: Caches of other modules derived from the parameters, cleared when custom ones change.
+DERIVED_CACHES: list[Callable[[], None]] = []
+
+
+def set_custom_parameters(parameters: tuple[SearchParameter, ...]) -> bool:
+    """Install the server's custom SearchParameters (those POSTed as resources); a custom
+    parameter with the code of a core one replaces it for its base types. True if it changed."""
+    global _custom
+    if parameters == _custom:
+        return False
+    _custom = parameters
+    search_parameters.cache_clear()
+    compiled_for.cache_clear()
+    for clear in DERIVED_CACHES:
+        clear()
+    return True
+
+
 @cache
 def search_parameters(resource_type: str) -> tuple[SearchParameter, ...]:
-    """The parameters a resource type can be searched by (its own and the generic ones)."""
-    return tuple(
+    """The parameters a resource type can be searched by (its own, the generic ones and the
+    custom ones)."""
+    custom = [p for p in _custom if resource_type in p.base or _GENERIC_BASES.intersection(p.base)]
+    replaced = {p.code for p in custom}
+    core = (
         parameter
         for parameter in _all_parameters()
-        if resource_type in parameter.base or _GENERIC_BASES.intersection(parameter.base)
+        if (resource_type in parameter.base or _GENERIC_BASES.intersection(parameter.base))
+        and parameter.code not in replaced
     )
+    return (*core, *custom)
 
 
 @cache

@@ -12,7 +12,7 @@ from typing import Any
 import ember
 from ember.access import AccessContext
 from ember.fhir.model import resource_types
-from ember.fhir.search_parameters import SearchParameter, search_parameters
+from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, search_parameters
 from ember.interactions import INTERACTIONS
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.operations import OPERATIONS
@@ -55,6 +55,9 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+DERIVED_CACHES.append(capability_statement.cache_clear)
 
 
 def _resource(name: str, type_codes: list[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ember.access import AccessContext
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.reference_walk import location_of, references_in
+from ember.interactions.code_sets import needs_terminology
 from ember.store.base import Transaction
 from ember.store.search_parse import parse_parameter
 
@@ -37,6 +38,10 @@ async def matching_ids(transaction: Transaction, resource_type: str, query: str,
             raise failure.relocated(where, replacing=name) from None
         if condition is None:
             raise error(400, "not-supported", f"Unknown search parameter '{name[:40]}' in the criteria", where)
+        if needs_terminology(condition):
+            # The terminology service reads the store, which must not happen inside this write.
+            message = f"'{name[:40]}' needs the terminology service, which conditional criteria cannot use"
+            raise error(400, "not-supported", message, where)
         conditions.append(condition)
     return set(await transaction.search_ids(AccessContext.system(), resource_type, conditions))
 

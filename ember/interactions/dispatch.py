@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ember.access import AccessContext
 from ember.fhir.outcome import error
-from ember.interactions import INTERACTIONS, capabilities
+from ember.interactions import INTERACTIONS, capabilities, custom_parameters
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.operations import OPERATIONS
 from ember.store.base import Store
 
 
 async def dispatch(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
+    await custom_parameters.keep_current(store)
     if request.interaction.startswith("operation-"):
         return await _operation(ctx, request, store)
     if request.interaction == "capabilities":

@@ -18,6 +18,7 @@ from ember.access import AccessContext
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import error
 from ember.interactions.bundles import bundle, link
+from ember.interactions.code_sets import resolve_code_sets
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.access_rules import compartment_params
 from ember.store.base import Store
@@ -70,6 +71,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     parsed = _parse(types, request, strict)
     if request.compartment is not None:
         parsed.conditions.append(_compartment(request.compartment, types[0]))
+    parsed.conditions = [await resolve_code_sets(ctx, store, condition) for condition in parsed.conditions]
     count = _count(request)
     summary_count = request.param("_summary") == "count" or count == 0
     after, backwards = _cursor(request.param("_cursor"))

@@ -5,8 +5,11 @@ A new kind of background work is one handler module plus one line in `JOB_HANDLE
 
 from __future__ import annotations
 
+from ember.jobs import reindex
 from ember.jobs.runner import JobFailed, JobHandler, JobRunner
 
-JOB_HANDLERS: dict[str, JobHandler] = {}
+JOB_HANDLERS: dict[str, JobHandler] = {
+    reindex.KIND: reindex.run,
+}
 
 __all__ = ["JOB_HANDLERS", "JobFailed", "JobHandler", "JobRunner"]

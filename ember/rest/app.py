@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ember import terminology
 from ember.access import AccessContext
 from ember.fhir import jsonio
 from ember.fhir.model import type_definition
@@ -95,7 +96,8 @@ class FhirEndpoint:
             if fhir_request.interaction.startswith("search-"):
                 # POST [type]/_search: the parameters arrive as a form (http.html#search)
                 fhir_request.params = fhir_request.params + _service_params(_form(body, headers))
-            else:
+            elif body or not fhir_request.interaction.startswith("operation-"):
+                # An operation may be POSTed without a body (all its parameters in the URL).
                 fhir_request.body = parse_body(body, headers.get("content-type"))
         result = await dispatch(_access_context(scope), fhir_request, self.store)
         if fhir_request.interaction in _WRITES:
@@ -178,6 +180,7 @@ def _negotiated(
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app; opens the store on start-up and closes it on shutdown."""
     store = store or create_store(settings)
+    terminology.install()
     endpoint = FhirEndpoint(store, settings)
     search.LIMITS.default_count = settings.search_default_count
     search.LIMITS.max_count = settings.search_max_count

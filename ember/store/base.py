@@ -60,6 +60,16 @@ class NewVersion:
 
 
 @dataclass(frozen=True, slots=True)
+class ReindexEntry:
+    """New search index rows for the current version `version` of a resource."""
+
+    resource_type: str
+    id: str
+    version: int
+    index: IndexRows
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryQuery:
     """History of one instance (type and id), one type (type only) or the whole system.
 
@@ -142,6 +152,12 @@ class Transaction(Protocol):
         """Ids of up to `limit` current resources matching every condition, as this unit of work
         sees them; concurrent units asking the same question take turns, so two conditional
         creates cannot both find nothing."""
+        ...
+
+    async def reindex(self, entries: Sequence[ReindexEntry]) -> int:
+        """Replace the search index rows of the given resources, skipping any whose current
+        version is no longer the one indexed (a write that raced the reindex indexed itself);
+        how many were replaced."""
         ...
 
     # --- durable jobs (the outbox): they commit or vanish with the data written beside them ---

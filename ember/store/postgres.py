@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 import asyncpg
@@ -23,6 +23,7 @@ from ember.store.base import (
     HistoryEntry,
     HistoryQuery,
     NewVersion,
+    ReindexEntry,
     StoredVersion,
     VersionConflict,
 )
@@ -40,6 +41,7 @@ Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
 _MIGRATION_LOCK = 0x656D626572
 
 _PING_TIMEOUT_SECONDS = 2.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _VERSION_COLUMNS = "resource_type, id, version, last_updated, deleted, body"
 
@@ -93,9 +95,10 @@ appended AS (
 )"""
 
 
-def _index_statements(first_parameter: int) -> str:
+def _index_statements(first_parameter: int, replaced: str = "updated", kept: str = "accepted") -> str:
     """The CTE parts that replace the index rows of every table, binding each table's columns
-    as arrays from `$first_parameter` on."""
+    as arrays from `$first_parameter` on: rows of the resources in `replaced` are deleted, and
+    new rows inserted for the resources in `kept`."""
     parts = []
     position = first_parameter
     for table in INDEX_TABLES:
@@ -104,17 +107,28 @@ def _index_statements(first_parameter: int) -> str:
         position += len(types)
         columns = ", ".join(table.column_names)
         parts.append(
-            f"unindexed_{table.kind} AS (DELETE FROM {table.name} x USING updated u "
+            f"unindexed_{table.kind} AS (DELETE FROM {table.name} x USING {replaced} u "
             "WHERE x.resource_type = u.resource_type AND x.id = u.id)"
         )
         parts.append(
             f"indexed_{table.kind} AS (INSERT INTO {table.name} ({columns}) SELECT k.* FROM unnest({arrays}) "
-            f"AS k({columns}) JOIN accepted a USING (resource_type, id))"
+            f"AS k({columns}) JOIN {kept} a USING (resource_type, id))"
         )
     return ",\n".join(parts)
 
 
 _WRITE_SQL = f"{_WRITE_HEAD},\n{_index_statements(9)}\nSELECT resource_type, id FROM accepted"
+
+# Reindexing: new index rows for current versions that are still the version the reindexer read.
+_REINDEX_SQL = f"""
+WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) AS t(resource_type, id, version)),
+kept AS (
+    SELECT r.resource_type, r.id FROM resource r JOIN input i USING (resource_type, id)
+    WHERE r.version = i.version AND NOT r.deleted
+),
+{_index_statements(4, replaced="kept", kept="kept")}
+SELECT count(*) FROM kept
+"""
 
 # The two-int form of the lock is a key space of its own, apart from _MIGRATION_LOCK (one bigint).
 _TOKEN_LOCK_SQL = "SELECT pg_advisory_xact_lock(1, hashtext($1))"
@@ -262,6 +276,15 @@ class PostgresTransaction(JobsAndRecords, TransactionSearch):
 
     def _placeholder(self, position: int) -> str:
         return _dollar(position)
+
+    async def reindex(self, entries: Sequence[ReindexEntry]) -> int:
+        self.raise_if_spoiled()
+        if not entries:
+            return 0
+        heads = [NewVersion(e.resource_type, e.id, e.version, _EPOCH, False, b"", 0, e.index) for e in entries]
+        columns = [[e.resource_type for e in entries], [e.id for e in entries], [e.version for e in entries]]
+        count: int = await self._conn.fetchval(_REINDEX_SQL, *columns, *_index_columns(heads))
+        return count
 
     async def _serialise(self, key: str) -> None:
         self.raise_if_spoiled()

@@ -9,7 +9,6 @@ access filter turns into conditions with this same parser.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
@@ -17,15 +16,15 @@ from ember.fhir.dates import date_range
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, error
 from ember.fhir.search_index import normalise
-from ember.fhir.search_parameters import SearchParameter, search_parameters
+from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, search_parameters
 from ember.fhir.ucum import UCUM, canonical
 from ember.store.search_query import (
     AnyOf,
     ChainCondition,
-    CodeSetCondition,
     CompositeCondition,
     Condition,
     HasCondition,
+    HierarchyCondition,
     IdCondition,
     ListCondition,
     MissingCondition,
@@ -37,6 +36,7 @@ from ember.store.search_query import (
     StringCondition,
     TokenCondition,
     UriCondition,
+    ValueSetCondition,
 )
 
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
@@ -64,24 +64,14 @@ _MODIFIERS = {
 _MILES_TO_KM = 1.609344
 _MAX_CHAIN_DEPTH = 4
 
-#: Code sets for `:in`/`:not-in` (a value set url) and `:below`/`:above` (system, code,
-#: direction); the terminology service installs them. None: the value set or code is unknown.
-ValueSetCodes = Callable[[str], tuple[tuple[str, str], ...] | None]
-CodeHierarchy = Callable[[str, str, str], tuple[tuple[str, str], ...] | None]
-
-
-class TerminologyHooks:
-    value_set_codes: ValueSetCodes | None = None
-    code_hierarchy: CodeHierarchy | None = None
-
-
-TERMINOLOGY = TerminologyHooks()
-
 
 @cache
 def parameters_of(resource_type: str) -> dict[str, SearchParameter]:
     """The search parameters of a type by code (cleared when custom parameters change)."""
     return {parameter.code: parameter for parameter in search_parameters(resource_type)}
+
+
+DERIVED_CACHES.append(parameters_of.cache_clear)
 
 
 def split_unescaped(value: str, separator: str) -> list[str]:
@@ -171,7 +161,7 @@ def _token(param: str, modifier: str, raw: str, where: str) -> Condition:
     if modifier == "text":
         return StringCondition(f"{param}:text", "prefix", normalise(unescape(raw)))
     if modifier in ("in", "not-in"):
-        return _value_set(param, unescape(raw), where)
+        return ValueSetCondition(param, unescape(raw))
     parts = [unescape(part) for part in split_unescaped(raw, "|")]
     if modifier == "of-type":
         if len(parts) != 3:
@@ -188,22 +178,10 @@ def _token(param: str, modifier: str, raw: str, where: str) -> Condition:
     return TokenCondition(param, system, code)
 
 
-def _value_set(param: str, url: str, where: str) -> Condition:
-    lookup = TERMINOLOGY.value_set_codes
-    codes = lookup(url) if lookup is not None else None
-    if codes is None:
-        raise error(400, "not-found", f"The value set '{url[:100]}' is not known to this server", where)
-    return CodeSetCondition(param, codes)
-
-
 def _hierarchy(param: str, system: str | None, code: str | None, direction: str, where: str) -> Condition:
-    lookup = TERMINOLOGY.code_hierarchy
     if not system or code is None:
         raise error(400, "invalid", f"':{direction}' needs system|code", where)
-    codes = lookup(system, code, direction) if lookup is not None else None
-    if codes is None:
-        raise error(400, "not-found", f"The code {system}|{code} is not known to this server", where)
-    return CodeSetCondition(param, codes)
+    return HierarchyCondition(param, system, code, "above" if direction == "above" else "below")
 
 
 def _range(kind: str, param: str, raw: str, where: str) -> RangeCondition:

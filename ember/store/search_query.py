@@ -32,6 +32,25 @@ class CodeSetCondition:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueSetCondition:
+    """`:in`: the coded value is in the value set `url`. The service layer replaces it with a
+    CodeSetCondition from the terminology service before the store sees the query."""
+
+    param: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class HierarchyCondition:
+    """`:below` / `:above` on a code: replaced with a CodeSetCondition like ValueSetCondition."""
+
+    param: str
+    system: str
+    code: str
+    direction: Literal["above", "below"]
+
+
+@dataclass(frozen=True, slots=True)
 class StringCondition:
     """`value` is normalised for prefix and contains, as written for exact."""
 
@@ -151,6 +170,8 @@ class Not:
 Condition: TypeAlias = (
     TokenCondition
     | CodeSetCondition
+    | ValueSetCondition
+    | HierarchyCondition
     | StringCondition
     | RangeCondition
     | ReferenceCondition

@@ -29,7 +29,9 @@ from ember.access import AccessContext
 from ember.store.base import (
     HistoryEntry,
     HistoryQuery,
+    IndexRows,
     NewVersion,
+    ReindexEntry,
     StoredVersion,
     VersionConflict,
 )
@@ -93,6 +95,22 @@ class SqliteTransaction(JobsAndRecords, TransactionSearch):
         rows = await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
         return [row[0] for row in rows]
 
+    async def reindex(self, entries: Sequence[ReindexEntry]) -> int:
+        def replace(connection: sqlite3.Connection) -> int:
+            kept = {}
+            for entry in entries:
+                key = (entry.resource_type, entry.id)
+                row = connection.execute(
+                    "SELECT version, deleted FROM resource WHERE resource_type = ? AND id = ?", key
+                )
+                found = row.fetchone()
+                if found is not None and found[0] == entry.version and not found[1]:
+                    kept[key] = entry.index
+            _replace_index_rows(connection, kept, set(kept))
+            return len(kept)
+
+        return await self._store.on_writer(replace)
+
     async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
 
@@ -130,23 +148,19 @@ def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersio
         duplicate = versions[0]
         raise VersionConflict(duplicate.resource_type, duplicate.id) from None
     connection.executemany(_UPSERT_CURRENT_SQL, rows)
-    _replace_index_rows(connection, {(v.resource_type, v.id): v for v in versions}, existed)
+    heads = {(v.resource_type, v.id): v for v in versions}  # the index follows each key's last version
+    _replace_index_rows(connection, {key: v.index for key, v in heads.items() if not v.deleted}, existed)
 
 
 def _replace_index_rows(
-    connection: sqlite3.Connection, latest: dict[tuple[str, str], NewVersion], existed: set[tuple[str, str]]
+    connection: sqlite3.Connection, latest: dict[tuple[str, str], IndexRows], existed: set[tuple[str, str]]
 ) -> None:
-    """The search index follows each resource's last version; only resources that existed
-    before this write can have rows to remove."""
+    """The search index follows each resource's last version (`latest`: the index of those
+    not deleted); only resources that existed before this write can have rows to remove."""
     for table in INDEX_TABLES:
         if existed:
             connection.executemany(f"DELETE FROM {table.name} WHERE resource_type = ? AND id = ?", list(existed))
-        rows = [
-            (v.resource_type, v.id, *row)
-            for v in latest.values()
-            if not v.deleted
-            for row in v.index.get(table.kind, ())
-        ]
+        rows = [(*key, *row) for key, index in latest.items() for row in index.get(table.kind, ())]
         if rows:
             columns = table.column_names
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"

@@ -139,3 +139,37 @@ async def test_summary_count_and_total(client: httpx.AsyncClient, two_patients: 
     assert counted["total"] == 4 and counted["entry"] == []
     accurate = (await client.get("/Observation", params={"_total": "accurate", "_count": 1})).json()
     assert accurate["total"] == 4 and len(accurate["entry"]) == 1
+
+
+async def test_in_not_in_and_below_use_the_terminology_service(
+    client: httpx.AsyncClient, two_patients: dict[str, Any]
+) -> None:
+    weights = {
+        "resourceType": "ValueSet",
+        "url": "http://example.org/fhir/ValueSet/weights",
+        "status": "active",
+        "compose": {"include": [{"system": LOINC, "concept": [{"code": "29463-7"}]}]},
+    }
+    assert (await client.post("/ValueSet", json=weights)).status_code == 201
+    inside = (await client.get("/Observation", params={"code:in": weights["url"]})).json()
+    assert sorted(_ids(inside)) == sorted(two_patients["observations"]["alice"])
+    outside = (await client.get("/Observation", params={"code:not-in": weights["url"]})).json()
+    assert _ids(outside) == two_patients["observations"]["bob"]
+    unknown = await client.get("/Observation", params={"code:in": "http://example.org/nothing"})
+    assert unknown.status_code == 400
+    system = "http://example.org/fhir/CodeSystem/body"
+    hierarchy = {
+        "resourceType": "CodeSystem",
+        "url": system,
+        "status": "active",
+        "content": "complete",
+        "concept": [{"code": "measure", "concept": [{"code": "weight"}, {"code": "height"}]}],
+    }
+    assert (await client.post("/CodeSystem", json=hierarchy)).status_code == 201
+    tagged = _observation(two_patients["bob"], "8302-2", 1, "2020-01-01")
+    tagged["category"] = [{"coding": [{"system": system, "code": "weight"}]}]
+    tagged_id = await _post(client, tagged)
+    below = (await client.get("/Observation", params={"category:below": f"{system}|measure"})).json()
+    assert _ids(below) == [tagged_id]
+    sibling = (await client.get("/Observation", params={"category:below": f"{system}|height"})).json()
+    assert _ids(sibling) == []

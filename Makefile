@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
+	$(BIN)/ember auth bootstrap --database sqlite:///ember.db
 	$(BIN)/ember serve --database sqlite:///ember.db
 
 test: $(STAMP)

@@ -52,8 +52,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def ember_server(database_url: str, workers: int, log_path: Path) -> Iterator[RunningServer]:
-    """`ember serve` on a free loopback port, ready to answer; stopped (whole group) on exit."""
+def ember_server(database_url: str, workers: int, log_path: Path, *, auth: bool = False) -> Iterator[RunningServer]:
+    """`ember serve` on a free loopback port, ready to answer; stopped (whole group) on exit.
+    Without `auth` it runs with --no-auth (benchmarks measure the FHIR path, not tokens)."""
     port = free_port()
     command = [
         sys.executable,
@@ -68,6 +69,7 @@ def ember_server(database_url: str, workers: int, log_path: Path) -> Iterator[Ru
         database_url,
         "--workers",
         str(workers),
+        *(() if auth else ("--no-auth",)),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -29,9 +29,34 @@ class Settings:
     #: busy connections beat many: every backend competes for the same cores.
     postgres_pool_size: int = 4
     log_level: str = "info"
+    #: HL7 v2 MLLP listener port started by `ember serve`; 0 keeps it off (the usual port is 2575).
+    hl7_mllp_port: int = 0
+    hl7_mllp_host: str = "127.0.0.1"
+    #: Canonical url of a ConceptMap that translates OBX-3/OBR-4 codes (local -> LOINC); "" = none.
+    hl7_concept_map: str = ""
     #: Search page size when the client sends no _count, and the largest it may ask for.
     search_default_count: int = 50
     search_max_count: int = 1000
+    #: "on": every FHIR request needs a SMART access token; "off": every caller is trusted
+    #: (local development only; `ember serve` warns on every start).
+    auth: str = "on"
+    #: OAuth issuer (`iss` of tokens); the FHIR base URL when empty.
+    auth_issuer: str = ""
+    access_token_seconds: int = 300
+    #: Lifetime of an `offline_access` refresh token; `online_access` ones live
+    #: `online_refresh_token_seconds` (Ember has no login session to tie them to).
+    refresh_token_seconds: int = 30 * 24 * 3600
+    online_refresh_token_seconds: int = 8 * 3600
+    auth_code_seconds: int = 60
+    #: Empty: the token signing key is generated on first start and kept in the database (a
+    #: record). A path: a private JWK file, generated there when missing.
+    signing_key_file: str = ""
+    #: "on" lets anyone register a client at /auth/register (RFC 7591).
+    dynamic_registration: str = "off"
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 900
+    #: How stale a worker's list of revoked access tokens may be (other workers' revocations).
+    revocation_refresh_seconds: int = 2
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -15,8 +15,8 @@ import typer
 from ember.settings import Settings
 
 _WARNING = (
-    "WARNING: this version of Ember does not enforce authorization yet: every client may read and "
-    "write everything. Keep it on a trusted network (the default binds to 127.0.0.1 only)."
+    "WARNING: authorization is OFF (--no-auth / EMBER_AUTH=off): every client may read and write "
+    "everything. For local development only; keep it on a trusted network (127.0.0.1 by default)."
 )
 
 
@@ -29,12 +29,16 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="sqlite:///path.db or postgresql://user@host:port/db")
         ] = None,
         workers: Annotated[int | None, typer.Option(help="Worker processes (default 1)")] = None,
+        no_auth: Annotated[bool, typer.Option("--no-auth", help="Trust every caller (local development only)")] = False,
     ) -> None:
-        """Serve the FHIR API at http://HOST:PORT/fhir."""
-        settings = Settings.load(host=host, port=port, database_url=database, workers=workers)
+        """Serve the FHIR API at http://HOST:PORT/fhir; SMART access tokens are required unless --no-auth."""
+        settings = Settings.load(
+            host=host, port=port, database_url=database, workers=workers, auth="off" if no_auth else None
+        )
         for field in fields(settings):
             os.environ[f"EMBER_{field.name.upper()}"] = str(getattr(settings, field.name))
-        typer.secho(_WARNING, fg=typer.colors.YELLOW, err=True)
+        if settings.auth == "off":
+            typer.secho(_WARNING, fg=typer.colors.YELLOW, err=True)
         typer.echo(f"Ember serving FHIR R4 at http://{settings.host}:{settings.port}/fhir ({settings.database_url})")
         run_server(settings)
 

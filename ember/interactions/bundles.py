@@ -55,5 +55,6 @@ def link(relation: str, url: str, params: list[tuple[str, str]]) -> dict[str, st
 def bundle(bundle_type: str, entries: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     resource: dict[str, Any] = {"resourceType": "Bundle", "type": bundle_type}
     resource.update(extra)
-    resource["entry"] = entries
+    if entries:  # FHIR JSON has no empty arrays
+        resource["entry"] = entries
     return resource

@@ -15,6 +15,7 @@ from ember.access import AccessContext
 from ember.fhir.outcome import error
 from ember.store.base import Store
 from ember.store.search_query import (
+    AllOf,
     AnyOf,
     ChainCondition,
     CodeSetCondition,
@@ -45,8 +46,8 @@ async def resolve_code_sets(ctx: AccessContext, store: Store, condition: Conditi
             message = f"The code {condition.system[:80]}|{condition.code[:40]} is not known here"
             raise error(400, "not-found", message, condition.param)
         return CodeSetCondition(condition.param, tuple((condition.system, code) for code in related))
-    if isinstance(condition, AnyOf | CompositeCondition):
-        field = "conditions" if isinstance(condition, AnyOf) else "parts"
+    if isinstance(condition, AnyOf | AllOf | CompositeCondition):
+        field = "parts" if isinstance(condition, CompositeCondition) else "conditions"
         parts = tuple([await resolve_code_sets(ctx, store, part) for part in getattr(condition, field)])
         return dataclasses.replace(condition, **{field: parts})
     if isinstance(condition, Not | HasCondition):

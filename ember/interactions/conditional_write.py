@@ -31,7 +31,7 @@ async def handle_update(ctx: AccessContext, request: FhirRequest, store: Store) 
         target = next(iter(ids)) if ids else (body_id or new_id())
         if isinstance(request.body, dict):
             request.body["id"] = target
-        return await write_update(transaction, request, target)
+        return await write_update(ctx, transaction, request, target)
 
     return update_response(await in_transaction(store, write), request.base_url)
 
@@ -44,7 +44,7 @@ async def handle_delete(ctx: AccessContext, request: FhirRequest, store: Store) 
         if not ids:
             return None
         return await write_delete(
-            transaction, (request.resource_type or "", ids.pop()), request.headers.get("if-match")
+            ctx, transaction, (request.resource_type or "", ids.pop()), request.headers.get("if-match")
         )
 
     return delete_response(await in_transaction(store, write))

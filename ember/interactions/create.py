@@ -29,7 +29,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
         body = dict(resource)
         await resolve_conditional_references(transaction, body, resource_type)
         planned = plan_create(body, now(), resource_id=request.id)
-        await write_versions(transaction, [planned])
+        await write_versions(ctx, transaction, [planned])
         return planned.as_stored(), True
 
     stored, created = await in_transaction(store, write)

@@ -12,16 +12,18 @@ from ember.store.base import NewVersion, Store, Transaction
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     key = (request.resource_type or "", request.id or "")
-    planned = await in_transaction(store, lambda tx: write_delete(tx, key, request.headers.get("if-match")))
+    planned = await in_transaction(store, lambda tx: write_delete(ctx, tx, key, request.headers.get("if-match")))
     return delete_response(planned)
 
 
-async def write_delete(transaction: Transaction, key: tuple[str, str], if_match: str | None) -> NewVersion | None:
+async def write_delete(
+    ctx: AccessContext, transaction: Transaction, key: tuple[str, str], if_match: str | None
+) -> NewVersion | None:
     """Append a deletion marker for `key` inside `transaction` (None: nothing to delete)."""
     current = (await transaction.current([key])).get(key)
     planned = plan_delete(*key, current, now(), if_match)
     if planned is not None:
-        await write_versions(transaction, [planned])
+        await write_versions(ctx, transaction, [planned])
     return planned
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from ember.access import AccessContext
 from ember.fhir.outcome import error
 from ember.interactions import INTERACTIONS, capabilities, custom_parameters
+from ember.interactions.bundle_entries import BundleEntry, read_bundle
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.operations import OPERATIONS
 from ember.store.base import Store
 
 
 async def dispatch(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
+    """Run the request's handler, once the caller's scopes allow it (the one permission check:
+    HTTP requests and batch entries arrive here, transaction entries are checked up front)."""
+    if not ctx.unrestricted:
+        check_permitted(ctx, request)
     await custom_parameters.keep_current(store)
     if request.interaction.startswith("operation-"):
         return await _operation(ctx, request, store)
@@ -35,3 +40,22 @@ async def _operation(ctx: AccessContext, request: FhirRequest, store: Store) -> 
     if operation.affects_state and request.method == "GET":
         raise error(405, "not-supported", f"${name} changes data: invoke it with POST")
     return await operation.handler(ctx, request, store)
+
+
+def check_permitted(ctx: AccessContext, request: FhirRequest) -> None:
+    """403 unless `ctx` may make `request`. A transaction Bundle is all or nothing, so each of
+    its entries is checked before any runs; batch entries come back through `dispatch` one by
+    one and fail on their own."""
+    if not ctx.permits(request.interaction, request.resource_type):
+        target = request.resource_type or "the whole system"
+        message = f"The access token's scopes do not allow '{request.interaction}' on {target}"
+        raise error(403, "forbidden", message)
+    if (
+        request.interaction == "transaction"
+        and isinstance(request.body, dict)
+        and request.body.get("type") == "transaction"
+    ):
+        _, entries = read_bundle(request.body, request.base_url)
+        for entry in entries:
+            if isinstance(entry, BundleEntry):
+                check_permitted(ctx, entry.request)

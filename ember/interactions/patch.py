@@ -36,7 +36,7 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
             raise deleted_error(current)
         patched = apply_patch(jsonio.loads(current.body), request.body)
         planned = plan_update(patched, request.id or "", current, now(), request.headers.get("if-match"))
-        await write_versions(transaction, [planned])
+        await write_versions(ctx, transaction, [planned])
         return planned
 
     planned = await in_transaction(store, write)

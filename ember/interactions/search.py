@@ -261,8 +261,15 @@ def _search_url(request: FhirRequest) -> str:
     return f"{request.base_url}/{request.resource_type}" if request.resource_type else request.base_url
 
 
-def _self(request: FhirRequest, parsed: _Parsed, query: SearchQuery) -> dict[str, str]:
+def _page_params(request: FhirRequest, parsed: _Parsed, query: SearchQuery) -> list[tuple[str, str]]:
+    """The parameters every link of this search repeats: those used, the page size, _summary."""
     params = [*parsed.used, ("_count", str(query.count))]
+    summary = request.param("_summary")
+    return params + [("_summary", summary)] if summary is not None else params
+
+
+def _self(request: FhirRequest, parsed: _Parsed, query: SearchQuery) -> dict[str, str]:
+    params = _page_params(request, parsed, query)
     if query.after is not None:
         params.append(("_cursor", _encode_cursor(query.after, query.backwards)))
     return link("self", _search_url(request), params)
@@ -271,7 +278,7 @@ def _self(request: FhirRequest, parsed: _Parsed, query: SearchQuery) -> dict[str
 def _links(
     request: FhirRequest, parsed: _Parsed, query: SearchQuery, matches: list[SearchMatch], more: bool
 ) -> list[dict[str, str]]:
-    url, params = _search_url(request), [*parsed.used, ("_count", str(query.count))]
+    url, params = _search_url(request), _page_params(request, parsed, query)
     links = [_self(request, parsed, query)]
     if not matches:
         return links

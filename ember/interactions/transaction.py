@@ -59,8 +59,13 @@ async def execute_transaction(
     writes = [entry for entry in processing_order(readable) if entry.request.method != "GET"]
     _refuse_unsupported(writes)
     moment = now()
+    # Conditional targets are resolved again on every attempt: a retry after a lost race must
+    # not replay the first attempt's choice (a new id) when a match now exists.
+    conditional = [(e.request, e.request.interaction, list(e.request.params), e.request.id) for e in writes]
 
     async def work(transaction: Transaction) -> dict[int, dict[str, Any]]:
+        for request, interaction, params, resource_id in conditional:
+            request.interaction, request.params, request.id = interaction, params, resource_id
         await _resolve_conditional_targets(transaction, writes)
         matched = await _conditional_create_matches(transaction, writes)
         identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
@@ -74,7 +79,7 @@ async def execute_transaction(
         keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
         current = await transaction.current(keys)
         planned = {entry.index: _plan(entry, current, moment) for entry in pending}
-        await write_versions(transaction, [version for version in planned.values() if version is not None])
+        await write_versions(ctx, transaction, [version for version in planned.values() if version is not None])
         if alongside is not None:
             await alongside(transaction)
         responses = {index: _write_response(version, preference) for index, version in planned.items()}

@@ -13,11 +13,13 @@ from ember.store.base import NewVersion, Store, Transaction
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     resource_id = request.id or ""
-    planned = await in_transaction(store, lambda transaction: write_update(transaction, request, resource_id))
+    planned = await in_transaction(store, lambda transaction: write_update(ctx, transaction, request, resource_id))
     return update_response(planned, request.base_url)
 
 
-async def write_update(transaction: Transaction, request: FhirRequest, resource_id: str) -> NewVersion:
+async def write_update(
+    ctx: AccessContext, transaction: Transaction, request: FhirRequest, resource_id: str
+) -> NewVersion:
     """Write the request's resource as the next version of `resource_id`, inside `transaction`."""
     resource_type = request.resource_type or ""
     resource = dict(require_resource(request.body, resource_type, resource_type))
@@ -25,7 +27,7 @@ async def write_update(transaction: Transaction, request: FhirRequest, resource_
     key = (resource_type, resource_id)
     current = (await transaction.current([key])).get(key)
     planned = plan_update(resource, resource_id, current, now(), request.headers.get("if-match"))
-    await write_versions(transaction, [planned])
+    await write_versions(ctx, transaction, [planned])
     return planned
 
 

@@ -28,12 +28,18 @@ from starlette.types import Receive, Scope, Send
 
 from ember import terminology
 from ember.access import AccessContext
+from ember.auth.discovery import with_security
+from ember.auth.edge import bearer_context
+from ember.auth.routes import auth_routes
+from ember.auth.server import AuthServer
 from ember.fhir import jsonio
 from ember.fhir.model import type_definition
 from ember.fhir.outcome import FhirError, error
+from ember.hl7v2.bridge import Bridge
 from ember.interactions import search
 from ember.interactions.dispatch import dispatch
 from ember.interactions.prefer import apply_return_preference, preferred_return
+from ember.interactions.request import FhirResponse
 from ember.interactions.router import route
 from ember.jobs import JOB_HANDLERS, JobRunner
 from ember.rest.formats import parse_body, response_format
@@ -58,9 +64,11 @@ _WRITES = frozenset({"create", "update", "patch", "conditional-update"})
 class FhirEndpoint:
     """The ASGI app for everything under /fhir."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, auth: AuthServer | None = None) -> None:
         self.store = store
         self.settings = settings
+        #: None: every caller is trusted (auth off); otherwise every request needs a token.
+        self.auth = auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
@@ -91,6 +99,7 @@ class FhirEndpoint:
         fhir_request = route(method, scope["path"][len(FHIR_PREFIX) :], _service_params(params))
         fhir_request.base_url = self.settings.base_url or _base_url(scope, headers)
         fhir_request.headers = headers
+        ctx = await self._caller(scope, headers, fhir_request.interaction, fhir_request.base_url)
         if method in _BODY_METHODS:
             body = await self._body(receive, headers)
             if fhir_request.interaction.startswith("search-"):
@@ -99,7 +108,11 @@ class FhirEndpoint:
             elif body or not fhir_request.interaction.startswith("operation-"):
                 # An operation may be POSTed without a body (all its parameters in the URL).
                 fhir_request.body = parse_body(body, headers.get("content-type"))
-        result = await dispatch(_access_context(scope), fhir_request, self.store)
+        result = await dispatch(ctx, fhir_request, self.store)
+        if fhir_request.interaction == "capabilities" and self.auth is not None and result.resource is not None:
+            result = FhirResponse(
+                result.status, with_security(result.resource, fhir_request.base_url), None, result.headers
+            )
         if fhir_request.interaction in _WRITES:
             result = apply_return_preference(result, preferred_return(headers.get("prefer")))
         return render(result, representation)
@@ -123,11 +136,17 @@ class FhirEndpoint:
             more = message.get("more_body", False)
         return b"".join(chunks)
 
-
-def _access_context(scope: Scope) -> AccessContext:
-    """Until SMART authorization exists every caller is trusted (see `ember serve`'s warning)."""
-    client = scope.get("client")
-    return _trusted_context(client[0] if client else None)
+    async def _caller(self, scope: Scope, headers: dict[str, str], interaction: str, base_url: str) -> AccessContext:
+        """Who is calling: trusted when auth is off (see `ember serve`'s warning), else the
+        bearer token's holder. The CapabilityStatement is public, as SMART requires."""
+        client = scope.get("client")
+        source_ip = client[0] if client else None
+        if self.auth is None:
+            return _trusted_context(source_ip)
+        if interaction == "capabilities":
+            return AccessContext(source_ip=source_ip)
+        _, verifier = self.auth.tokens()
+        return await bearer_context(verifier, headers.get("authorization"), base_url, source_ip)
 
 
 @lru_cache(maxsize=1024)
@@ -178,21 +197,31 @@ def _negotiated(
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """The ASGI app; opens the store on start-up and closes it on shutdown."""
+    """The ASGI app; opens the store on start-up and closes it on shutdown. With auth on
+    (the default) the SMART authorization server is mounted and every FHIR request needs a
+    token; with `auth = "off"` every caller is trusted."""
+    if settings.auth not in ("on", "off"):
+        raise ValueError(f"The auth setting must be 'on' or 'off', not '{settings.auth}'")
     store = store or create_store(settings)
     terminology.install()
-    endpoint = FhirEndpoint(store, settings)
+    auth = AuthServer(store, settings) if settings.auth == "on" else None
+    endpoint = FhirEndpoint(store, settings, auth)
+    hl7 = Bridge(store, settings, auth)
     search.LIMITS.default_count = settings.search_default_count
     search.LIMITS.max_count = settings.search_max_count
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if auth is not None:
+            await auth.start()
         settle_heap()
         jobs = asyncio.create_task(JobRunner(store, JOB_HANDLERS).run_forever())
+        await hl7.start()
         try:
             yield
         finally:
+            await hl7.stop()
             jobs.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
@@ -213,10 +242,14 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *hl7.routes(),
+        *(auth_routes(auth) if auth is not None else []),
         # One route for the base and everything below it ("/fhirX" reaches route() and gets a 404).
         Route(FHIR_PREFIX + "{path:path}", endpoint, methods=_METHODS),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.auth = auth  # for in-process tests, which start it themselves (no lifespan)
+    return app
 
 
 def settle_heap() -> None:

@@ -1,20 +1,33 @@
 """The access filter: which rows a caller may see, as search conditions per resource type.
 
 Every query the store runs for a request (search at every nesting level, includes, reads,
-history) asks these rules, so no route can forget them (DESIGN.md). A patient-scoped caller
-sees the Patient compartment of their patient (the official CompartmentDefinition): their
-Patient resource and every resource that refers to it through one of the compartment's
-parameters. Types outside the compartment definition (Medication, Organization, Practitioner,
-Location...) are not patient data and stay visible.
+history) asks these rules, so no route can forget them (DESIGN.md). Two things restrict a
+caller who is not `unrestricted`:
+
+- The patient compartment. A patient-level grant (`patient/Observation.rs`) with a launch
+  patient sees that patient's compartment: their Patient resource and every resource that
+  refers to it through one of the Patient CompartmentDefinition's parameters. Types outside
+  that definition (Medication, Organization, Practitioner, Location...) are not patient data.
+  A user- or system-level grant for the type is not confined to one patient.
+- SMART v2 query restrictions. A grant such as
+  `patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory`
+  covers only the resources matching its query. Several grants for a type are alternatives.
+
+A caller holding grants sees no resource of a type none of its grants names, whatever path it
+takes to reach it (an `_include` of a type it was not granted yields nothing).
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from ember.access import AccessContext
+from ember.access import AccessContext, ScopeGrant
 from ember.fhir.model import raw_model
-from ember.store.search_query import CompartmentCondition, Condition
+from ember.store.search_parse import parse_parameter
+from ember.store.search_query import AllOf, AnyOf, CompartmentCondition, Condition, IdCondition
+
+#: Matches nothing: a type the caller holds no grant for.
+NOTHING = IdCondition(())
 
 
 @cache
@@ -31,20 +44,63 @@ class AccessRules:
     """The conditions a caller's rows must meet, by resource type."""
 
     def __init__(self, ctx: AccessContext) -> None:
-        self._patient = None if ctx.unrestricted else ctx.patient
+        self._ctx = ctx
+        self.unrestricted = ctx.unrestricted or (ctx.patient is None and not ctx.grants)
+        self._rules: dict[str, Condition | None] = {}
+        #: For includes, whose types are known only per row: `restricted_types` have a rule
+        #: (possibly NOTHING); of the other types, `open_types` are visible, or every other type
+        #: when `others_visible`.
         self.restricted_types: tuple[str, ...] = ()
-        if self._patient is not None:
-            self.restricted_types = tuple(sorted({*compartment_params("Patient"), "Patient"}))
-
-    @property
-    def unrestricted(self) -> bool:
-        return self._patient is None
+        self.open_types: tuple[str, ...] = ()
+        self.others_visible = True
+        if self.unrestricted:
+            return
+        named = {grant.resource_type for grant in ctx.grants} - {"*"}
+        self.others_visible = not ctx.grants or any(grant.resource_type == "*" for grant in ctx.grants)
+        candidates = named | {*compartment_params("Patient"), "Patient"} if self.others_visible else named
+        self.restricted_types = tuple(sorted(t for t in candidates if self.rule(t) is not None))
+        self.open_types = tuple(sorted(t for t in named if self.rule(t) is None))
 
     def rule(self, resource_type: str) -> Condition | None:
         """The condition on rows of `resource_type`, or None when they are all visible."""
-        if self._patient is None:
+        if self.unrestricted:
             return None
+        if resource_type not in self._rules:
+            self._rules[resource_type] = self._rule(resource_type)
+        return self._rules[resource_type]
+
+    def _rule(self, resource_type: str) -> Condition | None:
+        if not self._ctx.grants:  # a context built with a patient only (in-process callers)
+            return self._compartment(resource_type)
+        readable = [g for g in self._ctx.grants_for(resource_type) if g.interactions & {"r", "s"}]
+        if not readable:
+            return NOTHING
+        alternatives: list[Condition] = []
+        for grant in readable:
+            condition = self._grant_condition(grant, resource_type)
+            if condition is None:
+                return None  # one grant covers every resource of the type
+            alternatives.append(condition)
+        return alternatives[0] if len(alternatives) == 1 else AnyOf(tuple(alternatives))
+
+    def _grant_condition(self, grant: ScopeGrant, resource_type: str) -> Condition | None:
+        parts: list[Condition] = []
+        if grant.level == "patient":
+            compartment = self._compartment(resource_type)
+            if compartment is not None:
+                parts.append(compartment)
+        for name, value in grant.query:
+            restriction = parse_parameter(resource_type, name, value)
+            parts.append(restriction if restriction is not None else NOTHING)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def _compartment(self, resource_type: str) -> Condition | None:
+        patient = self._ctx.patient
         params = compartment_params("Patient")
         if resource_type != "Patient" and resource_type not in params:
             return None
-        return CompartmentCondition("Patient", self._patient, params.get(resource_type, ()))
+        if patient is None:
+            return NOTHING  # patient-level access without a patient: no patient's data
+        return CompartmentCondition("Patient", patient, params.get(resource_type, ()))

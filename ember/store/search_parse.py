@@ -198,17 +198,18 @@ def _range(kind: str, param: str, raw: str, where: str) -> RangeCondition:
         return RangeCondition("date", param, prefix, low, high)
     number, _, unit = unescape(raw).partition("|")
     low_f, high_f = _number_range(number, where)
+    exact = float(number)
     if prefix == "ap":
-        margin = abs(float(number)) * 0.1
+        margin = abs(exact) * 0.1
         low_f, high_f = low_f - margin, high_f + margin
     if kind == "number" or not unit:
-        return RangeCondition(kind, param, prefix, low_f, high_f)  # type: ignore[arg-type]
+        return RangeCondition(kind, param, prefix, low_f, high_f, exact=exact)  # type: ignore[arg-type]
     system, _, code = unit.partition("|")
     converted = canonical(code, 1.0) if code and system in ("", UCUM) else None
     if converted is not None and system == UCUM:
-        unit_code, factor = converted
-        return RangeCondition("quantity", param, prefix, low_f * factor, high_f * factor, UCUM, unit_code, True)
-    return RangeCondition("quantity", param, prefix, low_f, high_f, system or None, code or None)
+        unit_code, f = converted
+        return RangeCondition("quantity", param, prefix, low_f * f, high_f * f, UCUM, unit_code, True, exact * f)
+    return RangeCondition("quantity", param, prefix, low_f, high_f, system or None, code or None, exact=exact)
 
 
 def _number_range(text: str, where: str) -> tuple[float, float]:

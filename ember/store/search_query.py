@@ -73,6 +73,9 @@ class RangeCondition:
     system: str | None = None
     code: str | None = None
     canonical: bool = False
+    #: The number as written (scaled to canonical units), which gt/lt/ge/le/sa/eb compare with
+    #: on numbers and quantities (search.html#number); None for dates, whose prefixes compare ranges.
+    exact: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,13 @@ class AnyOf:
 
 
 @dataclass(frozen=True, slots=True)
+class AllOf:
+    """AND of the conditions (a SMART scope restriction with several parameters)."""
+
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     condition: Condition
 
@@ -185,6 +195,7 @@ Condition: TypeAlias = (
     | ListCondition
     | NearCondition
     | AnyOf
+    | AllOf
     | Not
 )
 

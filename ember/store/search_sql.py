@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ember.store.access_rules import AccessRules
+from ember.store.access_rules import NOTHING, AccessRules
 from ember.store.search_query import (
+    AllOf,
     AnyOf,
     ChainCondition,
     CodeSetCondition,
@@ -168,24 +169,33 @@ class SearchSql:
 
     def _per_type_access(self, alias: str) -> str:
         """Access for included resources, whose types are only known per row: each restricted
-        type's rule, and everything of the other types."""
-        restricted = self._rules.restricted_types
-        if not restricted:
+        type's rule, and the types visible as a whole."""
+        rules = self._rules
+        if rules.unrestricted:
             return "1 = 1"
-        alternatives = [f"{alias}.resource_type NOT IN ({', '.join(self.bind(kind) for kind in restricted)})"]
-        for kind in restricted:
-            rule = self._rules.rule(kind)
-            if rule is not None:
+        alternatives = []
+        if rules.others_visible:
+            listed = ", ".join(self.bind(kind) for kind in rules.restricted_types)
+            alternatives.append(f"{alias}.resource_type NOT IN ({listed})" if listed else "1 = 1")
+        elif rules.open_types:
+            alternatives.append(f"{alias}.resource_type IN ({', '.join(self.bind(k) for k in rules.open_types)})")
+        for kind in rules.restricted_types:
+            rule = rules.rule(kind)
+            if rule is not None and rule != NOTHING:
                 condition = self._condition(alias, (kind,), rule)
                 alternatives.append(f"({alias}.resource_type = {self.bind(kind)} AND {condition})")
-        return f"({' OR '.join(alternatives)})"
+        return f"({' OR '.join(alternatives)})" if alternatives else "1 = 0"
 
     def _condition(self, alias: str, types: Sequence[str], condition: Condition) -> str:
         if isinstance(condition, AnyOf):
             return "(" + " OR ".join(self._condition(alias, types, c) for c in condition.conditions) + ")"
+        if isinstance(condition, AllOf):
+            return "(" + " AND ".join(self._condition(alias, types, c) for c in condition.conditions) + ")"
         if isinstance(condition, Not):
             return f"NOT ({self._condition(alias, types, condition.condition)})"
         if isinstance(condition, IdCondition):
+            if not condition.ids:
+                return "1 = 0"
             return f"{alias}.id IN ({', '.join(self.bind(i) for i in condition.ids)})"
         if isinstance(condition, MissingCondition):
             member = self._member(alias, types, _Leaf(condition.table, f"x.param = {self.bind(condition.param)}"))
@@ -257,6 +267,18 @@ class SearchSql:
         if condition.table == "quantity" and condition.system is not None and not condition.canonical:
             terms.append(f"x.system = {self.bind(condition.system)}")
         prefix = condition.prefix
+        if condition.exact is not None and prefix in ("gt", "lt", "ge", "le", "sa", "eb"):
+            # Numbers and quantities: "gt100" means greater than exactly 100 (search.html#number).
+            value = self.bind(condition.exact)
+            comparison = {
+                "gt": f"{high} > {value}",
+                "lt": f"{low} < {value}",
+                "ge": f"{high} >= {value}",
+                "le": f"{low} <= {value}",
+                "sa": f"{low} > {value}",
+                "eb": f"{high} < {value}",
+            }[prefix]
+            return " AND ".join([*terms, comparison])
         # Bind only the bounds the comparison uses: PostgreSQL cannot type an unused parameter.
         sl = self.bind(condition.low) if prefix in ("eq", "ne", "lt", "ge", "le", "eb", "ap") else ""
         sh = self.bind(condition.high) if prefix in ("eq", "ne", "gt", "ge", "le", "sa", "ap") else ""

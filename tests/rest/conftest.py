@@ -16,7 +16,7 @@ BASE = "http://ember.test/fhir"
 
 @pytest.fixture
 async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(max_body_bytes=8 * 1024 * 1024), store)
+    app = create_app(Settings(max_body_bytes=8 * 1024 * 1024, auth="off"), store)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as fhir:
         yield fhir

@@ -5,7 +5,8 @@ _has, _include, _revinclude with :iterate, compartment search, history of every 
 patient-scoped caller asks for everything it can think of, and every resource in every answer
 is checked: nothing may refer to the other patient, and no resource of the other patient may
 appear. The SMART edge builds such a context from a token; here it is built directly, which is
-exactly what reaches the store.
+exactly what reaches the store (tests/auth/test_patient_isolation.py does the same with real
+tokens through the edge).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ember.access import AccessContext
+from ember.access import AccessContext, ScopeGrant
 from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError
 from ember.interactions.dispatch import dispatch
@@ -71,6 +72,11 @@ def _mentions(resource: dict[str, Any], patient: str) -> bool:
     )
 
 
+def patient_a(patient: str) -> AccessContext:
+    """What the edge builds for a `patient/*.rs` token launched with `patient`."""
+    return AccessContext(subject="patient-a", patient=patient, grants=(ScopeGrant("patient", "*", frozenset("rs")),))
+
+
 SEARCH_PATHS = [
     ("Observation", []),
     ("Patient", []),
@@ -89,7 +95,7 @@ SEARCH_PATHS = [
 async def test_patient_a_never_sees_patient_b_through_search(
     store: Store, loaded: dict[str, Any], resource_type: str, params: list[tuple[str, str]]
 ) -> None:
-    ctx = AccessContext(patient=loaded["a"], subject="patient-a")
+    ctx = patient_a(loaded["a"])
     status, answer = await _call(ctx, store, "GET", resource_type, [*params, ("_count", "1000")])
     assert status == 200
     found = _resources(answer)
@@ -101,7 +107,7 @@ async def test_patient_a_never_sees_patient_b_through_search(
 async def test_patient_a_never_sees_patient_b_through_reads_history_and_compartments(
     store: Store, loaded: dict[str, Any]
 ) -> None:
-    ctx = AccessContext(patient=loaded["a"], subject="patient-a")
+    ctx = patient_a(loaded["a"])
     system = AccessContext.system()
     everything_of_b = _resources(
         (await _call(system, store, "GET", f"Patient/{loaded['b']}/Observation", [("_count", "1000")]))[1]

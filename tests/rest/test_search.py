@@ -136,7 +136,8 @@ async def test_malformed_searches_are_400_with_an_outcome(client: httpx.AsyncCli
 
 async def test_summary_count_and_total(client: httpx.AsyncClient, two_patients: dict[str, Any]) -> None:
     counted = (await client.get("/Observation", params={"_summary": "count"})).json()
-    assert counted["total"] == 4 and counted["entry"] == []
+    assert counted["total"] == 4 and "entry" not in counted
+    assert "_summary=count" in counted["link"][0]["url"]
     accurate = (await client.get("/Observation", params={"_total": "accurate", "_count": 1})).json()
     assert accurate["total"] == 4 and len(accurate["entry"]) == 1
 
@@ -173,3 +174,26 @@ async def test_in_not_in_and_below_use_the_terminology_service(
     assert _ids(below) == [tagged_id]
     sibling = (await client.get("/Observation", params={"category:below": f"{system}|height"})).json()
     assert _ids(sibling) == []
+
+
+async def test_number_prefixes_compare_with_the_exact_value(client: httpx.AsyncClient) -> None:
+    """`gt100` means greater than exactly 100; only `eq` uses the value's precision range."""
+    ids = {}
+    for value in (0.0997, 0.1, 0.1002):
+        assessment = {
+            "resourceType": "RiskAssessment",
+            "status": "final",
+            "subject": {"reference": "Patient/p"},
+            "prediction": [{"probabilityDecimal": value}],
+        }
+        ids[value] = await _post(client, assessment)
+
+    async def found(query: str) -> set[float]:
+        bundle = (await client.get("/RiskAssessment", params={"probability": query})).json()
+        return {value for value, rid in ids.items() if rid in _ids(bundle)}
+
+    assert await found("gt0.1") == {0.1002}
+    assert await found("ge0.1") == {0.1, 0.1002}
+    assert await found("lt0.1") == {0.0997}
+    assert await found("0.1000") == {0.1}
+    assert await found("0.10") == {0.0997, 0.1, 0.1002}

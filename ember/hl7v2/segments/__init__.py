@@ -1,0 +1,1 @@
+"""One module per family of segment maps; `ember.hl7v2.mapper.SEGMENT_MAPS` names them all."""

@@ -106,7 +106,7 @@ async def explain_searches(backend: str, database_url: str, paths: dict[str, str
         _PostgresTracer.open(database_url) if backend == "postgres" else _SqliteTracer.open(database_url)
     )
     try:
-        transport = httpx.ASGITransport(app=create_app(Settings(database_url=database_url), tracer.store))
+        transport = httpx.ASGITransport(app=create_app(Settings(database_url=database_url, auth="off"), tracer.store))
         results = {}
         async with httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=None) as client:
             for key, path in paths.items():

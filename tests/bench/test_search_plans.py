@@ -19,7 +19,7 @@ async def test_a_replayed_search_is_explained_with_the_sql_the_store_ran(
     store: Store, store_location: str, backend: Backend
 ) -> None:
     name = backend.name
-    app = create_app(Settings(), store)
+    app = create_app(Settings(auth="off"), store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ember.test/fhir") as fhir:
         for family in ("Chalmers", "Chalk", "Windsor"):
             created = await fhir.post("/Patient", json={"resourceType": "Patient", "name": [{"family": family}]})

@@ -74,7 +74,7 @@ async def test_a_copy_loads_whole_as_a_transaction_next_to_another_copy(
     store: Store, templates: list[BundleTemplate]
 ) -> None:
     template = min(templates, key=lambda t: t.resources)
-    app = create_app(Settings(max_body_bytes=8 * 1024 * 1024), store)
+    app = create_app(Settings(max_body_bytes=8 * 1024 * 1024, auth="off"), store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ember.test/fhir") as fhir:
         patients = []
         for number in (1, 2):

@@ -27,7 +27,7 @@ DEEP_PAGE = 10
 #: An idle server answers a search by id well within this.
 IDLE_ANSWER_SECONDS = 0.1
 #: A probe gives up after this long: a search can take minutes on a large data set.
-PROBE_TIMEOUT_SECONDS = 30.0
+PROBE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ CONNECTIONS = (1, 16)
 SLOW_SECONDS = 1.0
 #: How long the server may take to drain a phase, and how many concurrent probes tell it is
 #: idle (two per worker).
-SETTLE_SECONDS = 60.0
+SETTLE_SECONDS = 20.0
 IDLE_CONNECTIONS = 4
 #: Following `next` links to the 10th page of each token search stops after this long.
 DEEP_PAGE_SECONDS = 60.0

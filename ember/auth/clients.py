@@ -59,7 +59,7 @@ async def register_client(
     _check(kind, redirect_uris, scopes, jwks, jwks_uri)
     secret = secrets.token_urlsafe(32) if kind == "confidential-symmetric" else None
     client = Client(
-        client_id or secrets.token_urlsafe(12),
+        client_id or secrets.token_hex(12),  # hex: an id never looks like a command-line option
         name,
         kind,
         tuple(redirect_uris),

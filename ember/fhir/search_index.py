@@ -62,12 +62,13 @@ def index_rows(resource: dict[str, Any]) -> IndexRows:
     """Every index row of `resource`, by table."""
     rows: IndexRows = {table: [] for table in TABLES}
     resource_type = resource["resourceType"]
+    parts: dict[tuple[int, str], list[Any]] = {}  # composite parts evaluated on this resource
     for plan in plans_for(resource_type):
         values = plan.expression(resource)
         if not values:
             continue
         if plan.type == "composite":
-            _add_composite(rows, plan, values)
+            _add_composite(rows, plan, values, parts)
         else:
             for value in values:
                 _ADDERS[plan.type](rows, plan.code, value, 0)
@@ -100,12 +101,19 @@ def _components(parameter: SearchParameter, resource_type: str) -> tuple[tuple[s
     )
 
 
-def _add_composite(rows: IndexRows, plan: _Plan, items: list[Any]) -> None:
+def _add_composite(
+    rows: IndexRows, plan: _Plan, items: list[Any], parts: dict[tuple[int, str], list[Any]]
+) -> None:
     """Each item's component values share a group number, so a query can ask that the code
-    and the value of one `Observation.component` match together."""
+    and the value of one `Observation.component` match together. Observation has eight
+    composites over the same few parts (`code`, `value.as(Quantity)`...): `parts` evaluates
+    each part once per item."""
     for group, item in enumerate(items, start=1):
         for name, part_type, expression in plan.components:
-            for value in expression(item):
+            key = (id(item), expression.expression)
+            if key not in parts:
+                parts[key] = expression(item)
+            for value in parts[key]:
                 if part_type in _ADDERS:
                     _ADDERS[part_type](rows, name, value, group)
 
@@ -120,7 +128,7 @@ def _add_token(rows: IndexRows, param: str, value: Any, group: int) -> None:
         if "coding" in value or "text" in value and "value" not in value:
             for coding in value.get("coding") or ():
                 _add_coding(rows, param, coding, group)
-            if isinstance(value.get("text"), str):
+            if isinstance(value.get("text"), str) and not group:
                 texts.append((f"{param}:text", normalise(value["text"]), value["text"], group))
         elif "code" in value:
             _add_coding(rows, param, value, group)
@@ -135,7 +143,7 @@ def _add_coding(rows: IndexRows, param: str, coding: Any, group: int) -> None:
     if isinstance(code, str):
         rows["token"].append((param, str(coding.get("system", "")), code, group))
     display = coding.get("display")
-    if isinstance(display, str):
+    if isinstance(display, str) and not group:  # composites are searched by code, never :text
         rows["string"].append((f"{param}:text", normalise(display), display, group))
 
 
@@ -151,7 +159,7 @@ def _add_identifier(rows: IndexRows, param: str, value: dict[str, Any], group: i
         if isinstance(coding, dict) and isinstance(coding.get("code"), str):
             of_type = (f"{param}:of-type", str(coding.get("system", "")), f"{coding['code']}|{value['value']}", group)
             rows["token"].append(of_type)
-    if isinstance(kind, dict) and isinstance(kind.get("text"), str):
+    if isinstance(kind, dict) and isinstance(kind.get("text"), str) and not group:
         rows["string"].append((f"{param}:text", normalise(kind["text"]), kind["text"], group))
 
 

@@ -50,6 +50,7 @@ _SORT_COLUMNS = {
     "reference": "target_id",
     "uri": "uri",
 }
+_NO_LIMIT = 2**62
 _NUMERIC_SORT = frozenset({"number", "date", "quantity"})
 
 
@@ -92,18 +93,39 @@ class SearchSql:
     def page(self, query: SearchQuery) -> str:
         """The rows of one page (one more than `count`, to tell whether another follows):
         resource_type, id, body, then the sort keys."""
-        keys = [self._sort_expression(key) for key in query.sort]
+        if query.sort:
+            return self._sorted_page(query)
         where = self._filter("r", query.resource_types, query.conditions)
         if query.after is not None:
-            where.append(self._keyset(query, keys))
-        forward = not query.backwards
-        order = [f"{expr} {'DESC' if key.descending == forward else 'ASC'}" for key, expr in zip(query.sort, keys)]
-        tie = "ASC" if forward else "DESC"
-        order += [f"r.resource_type {tie}", f"r.id {tie}"]
-        selected = ", ".join(["r.resource_type", "r.id", "r.body", *keys])
+            where.append(self._keyset(query, []))
+        tie = "ASC" if not query.backwards else "DESC"
         return (
-            f"SELECT {selected} FROM resource r WHERE {' AND '.join(where)} "
+            f"SELECT r.resource_type, r.id, r.body FROM resource r WHERE {' AND '.join(where)} "
+            f"ORDER BY r.resource_type {tie}, r.id {tie} LIMIT {self.bind(query.count + 1)}"
+        )
+
+    def _sorted_page(self, query: SearchQuery) -> str:
+        """Sort keys are computed once per match in an inner query; the page is cut from those
+        narrow rows, and only its resources' bodies are read."""
+        keys = [self._sort_expression(key) for key in query.sort]
+        names = [f"k{position}" for position in range(len(keys))]
+        where = self._filter("r", query.resource_types, query.conditions)
+        matches = ", ".join(["r.resource_type AS t", "r.id AS i", *(f"{k} AS {n}" for k, n in zip(keys, names))])
+        forward = not query.backwards
+        tie = "ASC" if forward else "DESC"
+        order = [f"p.{n} {'DESC' if key.descending == forward else 'ASC'}" for key, n in zip(query.sort, names)]
+        order += [f"p.t {tie}", f"p.i {tie}"]
+        keyset = f" WHERE {self._keyset(query, [f'p.{n}' for n in names], 'p.t', 'p.i')}" if query.after else ""
+        # The inner LIMIT keeps both databases from merging the subquery into the outer one,
+        # which would compute each sort key again in the keyset and ORDER BY.
+        page = (
+            f"SELECT * FROM (SELECT {matches} FROM resource r WHERE {' AND '.join(where)} LIMIT {_NO_LIMIT}) p{keyset} "
             f"ORDER BY {', '.join(order)} LIMIT {self.bind(query.count + 1)}"
+        )
+        selected = ", ".join(["r.resource_type", "r.id", "r.body", *(f"p.{n}" for n in names)])
+        return (
+            f"SELECT {selected} FROM ({page}) p JOIN resource r ON r.resource_type = p.t AND r.id = p.i "
+            f"ORDER BY {', '.join(order)}"
         )
 
     def count(self, query: SearchQuery) -> str:
@@ -411,10 +433,12 @@ class SearchSql:
         )
         return f"COALESCE({value}, {self.bind(sentinel)})"
 
-    def _keyset(self, query: SearchQuery, keys: list[str]) -> str:
+    def _keyset(
+        self, query: SearchQuery, keys: list[str], type_column: str = "r.resource_type", id_column: str = "r.id"
+    ) -> str:
         """Rows after (or, paging backwards, before) the cursor position in the order."""
         after = list(query.after or ())
-        expressions = [*keys, "r.resource_type", "r.id"]
+        expressions = [*keys, type_column, id_column]
         ascending = [not key.descending for key in query.sort] + [True, True]
         if query.backwards:
             ascending = [not direction for direction in ascending]

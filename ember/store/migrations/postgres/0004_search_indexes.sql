@@ -1,27 +1,28 @@
 -- Search index tables (see ember/store/index_tables.py): rows of current, not deleted versions,
 -- replaced whenever a resource gets a new version. `grp` ties the parts of one composite value
--- together (0 for plain rows). Databases created before this migration need POST [base]/$reindex.
+-- together (0 for plain rows). The `_resource` indexes serve deletes and, covering, sort keys.
+-- Databases created before this migration need POST [base]/$reindex.
 DROP TABLE token_index;
 CREATE TABLE token_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT COLLATE "C" NOT NULL, code TEXT COLLATE "C" NOT NULL, grp INTEGER NOT NULL
 );
 CREATE INDEX token_index_lookup ON token_index (resource_type, param, code, system);
-CREATE INDEX token_index_resource ON token_index (resource_type, id);
+CREATE INDEX token_index_resource ON token_index (resource_type, id, param, code);
 
 CREATE TABLE string_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
     value TEXT COLLATE "C" NOT NULL, exact TEXT COLLATE "C" NOT NULL, grp INTEGER NOT NULL
 );
 CREATE INDEX string_index_lookup ON string_index (resource_type, param, value);
-CREATE INDEX string_index_resource ON string_index (resource_type, id);
+CREATE INDEX string_index_resource ON string_index (resource_type, id, param, value);
 
 CREATE TABLE number_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
     low DOUBLE PRECISION NOT NULL, high DOUBLE PRECISION NOT NULL, grp INTEGER NOT NULL
 );
 CREATE INDEX number_index_lookup ON number_index (resource_type, param, low);
-CREATE INDEX number_index_resource ON number_index (resource_type, id);
+CREATE INDEX number_index_resource ON number_index (resource_type, id, param, low, high);
 
 CREATE TABLE date_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
@@ -29,7 +30,7 @@ CREATE TABLE date_index (
 );
 CREATE INDEX date_index_low ON date_index (resource_type, param, low);
 CREATE INDEX date_index_high ON date_index (resource_type, param, high);
-CREATE INDEX date_index_resource ON date_index (resource_type, id);
+CREATE INDEX date_index_resource ON date_index (resource_type, id, param, low, high);
 
 CREATE TABLE quantity_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
@@ -38,7 +39,7 @@ CREATE TABLE quantity_index (
     grp INTEGER NOT NULL
 );
 CREATE INDEX quantity_index_lookup ON quantity_index (resource_type, param, canonical_code, canonical_low);
-CREATE INDEX quantity_index_resource ON quantity_index (resource_type, id);
+CREATE INDEX quantity_index_resource ON quantity_index (resource_type, id, param, canonical_low);
 
 CREATE TABLE reference_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
@@ -47,11 +48,11 @@ CREATE TABLE reference_index (
 CREATE INDEX reference_index_target ON reference_index (resource_type, param, target_id, target_type);
 CREATE INDEX reference_index_url ON reference_index (resource_type, param, url);
 CREATE INDEX reference_index_reverse ON reference_index (target_id, target_type);
-CREATE INDEX reference_index_resource ON reference_index (resource_type, id);
+CREATE INDEX reference_index_resource ON reference_index (resource_type, id, param, target_id);
 
 CREATE TABLE uri_index (
     resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
     uri TEXT COLLATE "C" NOT NULL, grp INTEGER NOT NULL
 );
 CREATE INDEX uri_index_lookup ON uri_index (resource_type, param, uri);
-CREATE INDEX uri_index_resource ON uri_index (resource_type, id);
+CREATE INDEX uri_index_resource ON uri_index (resource_type, id, param, uri);

@@ -311,13 +311,15 @@ class SearchSql:
         sl = self.bind(condition.low) if prefix in ("eq", "ne", "lt", "ge", "le", "eb", "ap") else ""
         sh = self.bind(condition.high) if prefix in ("eq", "ne", "gt", "ge", "le", "sa", "ap") else ""
         contained = f"({low} >= {sl} AND {high} <= {sh})"
+        # ge and le are ORs no index can answer; since low <= high, each implies a plain range
+        # on one column, stated first so the high or low index narrows the rows.
         comparison = {
             "eq": lambda: contained,
             "ne": lambda: f"NOT {contained}",
             "gt": lambda: f"{high} > {sh}",
             "lt": lambda: f"{low} < {sl}",
-            "ge": lambda: f"({high} > {sh} OR {contained})",
-            "le": lambda: f"({low} < {sl} OR {contained})",
+            "ge": lambda: f"{high} >= {sl} AND ({high} > {sh} OR {contained})",
+            "le": lambda: f"{low} <= {sh} AND ({low} < {sl} OR {contained})",
             "sa": lambda: f"{low} > {sh}",
             "eb": lambda: f"{high} < {sl}",
             "ap": lambda: f"({low} <= {sh} AND {high} >= {sl})",

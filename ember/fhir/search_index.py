@@ -7,6 +7,7 @@ HumanName its name parts... The store only inserts the rows; queries compare aga
 
 Row shapes, after (param, ...) and before a trailing composite group number (0 when alone):
   token (system, code)   string (normalised, exact)   number (low, high)   date (low, high)
+  text (normalised: `_text` and `_content`, searched by contains only)
   quantity (system, code, low, high, canonical code, canonical low, canonical high)
   reference (target type, target id, url, version)   uri (uri)
 Modifier-specific rows use derived parameter names: `code:text` (string rows of displays and
@@ -30,7 +31,7 @@ from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, compil
 from ember.fhir.ucum import canonical
 
 IndexRows = dict[str, list[tuple[Any, ...]]]
-TABLES = ("token", "string", "number", "date", "quantity", "reference", "uri")
+TABLES = ("token", "string", "number", "date", "quantity", "reference", "uri", "text")
 
 _NAME_PARTS = ("family", "given", "prefix", "suffix", "text")
 _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
@@ -64,6 +65,9 @@ def index_rows(resource: dict[str, Any]) -> IndexRows:
     resource_type = resource["resourceType"]
     parts: dict[tuple[int, str], list[Any]] = {}  # composite parts evaluated on this resource
     for plan in plans_for(resource_type):
+        roots = plan.expression.root_keys
+        if roots is not None and roots.isdisjoint(resource):
+            continue  # most parameters of a type are absent from any one resource
         values = plan.expression(resource)
         if not values:
             continue
@@ -266,11 +270,11 @@ def _add_text(rows: IndexRows, resource: dict[str, Any]) -> None:
     text = resource.get("text")
     if isinstance(text, dict) and isinstance(text.get("div"), str):
         narrative = " ".join(_TAGS.sub(" ", text["div"]).split())
-        rows["string"].append(("_text", normalise(narrative), narrative, 0))
+        rows["text"].append(("_text", normalise(narrative), 0))
     strings: list[str] = []
     _collect_strings(resource, strings)
     content = " ".join(strings)
-    rows["string"].append(("_content", normalise(content), content[:200], 0))
+    rows["text"].append(("_content", normalise(content), 0))
 
 
 def _collect_strings(value: Any, found: list[str]) -> None:

@@ -44,4 +44,7 @@ INDEX_TABLES = (
     ),
     IndexTable("reference", (("target_type", "text"), ("target_id", "text"), ("url", "text"), ("version", "text"))),
     IndexTable("uri", (("uri", "text"),)),
+    # `_text` and `_content`: long normalised texts, only ever searched by :contains (a LIKE no
+    # B-tree can answer), so they have no value index to pay for on every write.
+    IndexTable("text", (("value", "text"),)),
 )

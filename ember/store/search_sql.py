@@ -266,7 +266,8 @@ class SearchSql:
             pairs = ", ".join(f"({self.bind(system)}, {self.bind(code)})" for system, code in condition.codes)
             return _Leaf("token", f"{param} AND (x.system, x.code) IN (VALUES {pairs})")
         if isinstance(condition, StringCondition):
-            return _Leaf("string", f"{param} AND {self._string(condition)}")
+            table = "text" if condition.param in ("_text", "_content") else "string"
+            return _Leaf(table, f"{param} AND {self._string(condition)}")
         if isinstance(condition, RangeCondition):
             return _Leaf(condition.table, f"{param} AND {self._range(condition)}")
         if isinstance(condition, ReferenceCondition):

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from .compiler import compile_node
 from .context import Context, Resolver, Terminology, Tracer
 from .errors import FhirPathError, FhirPathEvaluationError, FhirPathSyntaxError
-from .fastpath import plan
+from .fastpath import plan, root_keys
 from .model import Node, resource_node
 from .quantity import Quantity
 from .syntax import parse
@@ -69,13 +69,15 @@ class TypedValue(NamedTuple):
 class CompiledExpression:
     """A FHIRPath expression compiled to closures; call it on a resource."""
 
-    __slots__ = ("_closure", "_plain_path", "expression")
+    __slots__ = ("_closure", "_plain_path", "expression", "root_keys")
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
         tree = parse(expression)
         self._closure = compile_node(tree)
         self._plain_path = plan(tree)
+        #: For a plain path: the resource keys it starts from (empty result without any of them).
+        self.root_keys = root_keys(tree)
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self.expression!r})"

@@ -36,6 +36,23 @@ def plan(tree: Expr) -> PlainPath | None:
     return None if steps is None else _walker(root_type, steps)
 
 
+def root_keys(tree: Expr) -> frozenset[str] | None:
+    """The top-level JSON keys a plain path (or union of them) can read first, so a caller can
+    tell it is empty on a resource that has none of them without evaluating it; None when the
+    expression is not a plain path."""
+    if isinstance(tree, Binary) and tree.op == "|":
+        left, right = root_keys(tree.left), root_keys(tree.right)
+        return None if left is None or right is None else left | right
+    as_type = None
+    if isinstance(tree, TypeOp) and tree.op == "as" and tree.type.namespace in (None, "FHIR"):
+        as_type, tree = tree.type.name, tree.operand
+    chain = _chain(tree)
+    if chain is None:
+        return None
+    steps = _static_steps(chain[0], chain[1], as_type)
+    return None if not steps else frozenset(steps[0])
+
+
 def _chain(tree: Expr) -> tuple[str, list[str]] | None:
     names: list[str] = []
     while isinstance(tree, Member) and tree.source is not None:

@@ -55,3 +55,9 @@ CREATE TABLE uri_index (
 );
 CREATE INDEX uri_index_lookup ON uri_index (resource_type, param, uri);
 CREATE INDEX uri_index_resource ON uri_index (resource_type, id, param, uri);
+
+CREATE TABLE text_index (
+    resource_type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL,
+    value TEXT NOT NULL, grp INTEGER NOT NULL
+);
+CREATE INDEX text_index_resource ON text_index (resource_type, id);

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ember.interactions.request import Handler
-from ember.operations import expand, lookup, reindex, subsumes, translate, validate, validate_code
+from ember.operations import everything, expand, lookup, reindex, subsumes, translate, validate, validate_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,15 @@ OPERATIONS: dict[str, Operation] = {
             False,
             "http://hl7.org/fhir/OperationDefinition/Resource-validate",
             "Validate a resource against the FHIR R4 base definitions without storing it",
+        ),
+        Operation(
+            "everything",
+            everything.handle,
+            frozenset({"instance"}),
+            frozenset({"Patient"}),
+            False,
+            "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+            "The patient and every resource in their compartment (_type, _since, _count per type)",
         ),
         Operation(
             "reindex",

@@ -84,7 +84,14 @@ async def test_patient_token_never_returns_another_patients_data(auth_app: AuthA
         assert not leaked, (path, leaked[:5])
         seen_own = seen_own or any(_belongs_to(r, a) for r in found)
     assert seen_own
-    for path in (f"/fhir/Patient/{b}", f"/fhir/Patient/{b}/_history/1", f"/fhir/Patient/{b}/Observation"):
+    own = (await auth_app.http.get(f"/fhir/Patient/{a}/$everything", headers=headers)).json()
+    assert own.get("entry") and not [r for r in _resources(own) if _belongs_to(r, b)]
+    for path in (
+        f"/fhir/Patient/{b}",
+        f"/fhir/Patient/{b}/_history/1",
+        f"/fhir/Patient/{b}/Observation",
+        f"/fhir/Patient/{b}/$everything",
+    ):
         response = await auth_app.http.get(path, headers=headers)
         assert response.status_code in (403, 404) or not _resources(response.json()), path
 

@@ -197,3 +197,18 @@ async def test_number_prefixes_compare_with_the_exact_value(client: httpx.AsyncC
     assert await found("lt0.1") == {0.0997}
     assert await found("0.1000") == {0.1}
     assert await found("0.10") == {0.0997, 0.1, 0.1002}
+
+
+async def test_patient_everything_returns_the_compartment(
+    client: httpx.AsyncClient, two_patients: dict[str, Any]
+) -> None:
+    alice = two_patients["alice"]
+    everything = (await client.get(f"/Patient/{alice}/$everything")).json()
+    assert everything["type"] == "searchset"
+    found = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in everything["entry"]}
+    expected = {("Patient", alice), *(("Observation", o) for o in two_patients["observations"]["alice"])}
+    assert found == expected
+    only_patient = (await client.get(f"/Patient/{alice}/$everything", params={"_type": "Patient"})).json()
+    assert [e["resource"]["id"] for e in only_patient["entry"]] == [alice]
+    assert (await client.get("/Patient/nobody/$everything")).status_code == 404
+    assert (await client.get(f"/Patient/{alice}/$everything", params={"_count": "x"})).status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,15 @@ from typing import Any
 
 import orjson
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "synthea"
+_CANDIDATES = [
+    os.environ.get("EMBER_CONFORMANCE", ""),
+    str(Path(__file__).resolve().parents[2] / "shared" / "conformance"),
+    "/work/shared/conformance",
+]
+#: The official material: EMBER_CONFORMANCE, else shared/conformance beside the checkout (as
+#: tests/conformance.py finds it).
+CONFORMANCE = next((Path(c) for c in _CANDIDATES if c and Path(c).is_dir()), Path(_CANDIDATES[1]))
+SYNTHEA = CONFORMANCE / "synthea"
 MEASURE_SECONDS = 2.5
 
 

@@ -33,10 +33,10 @@ if __package__ in (None, ""):  # run as `python bench/core.py` (the Makefile doe
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._loadgen import HttpConnection, LoadPlan, LoadResult, build_request, run_load, tool_name
+from bench._samples import CONFORMANCE
 from bench._server import RunningServer, ember_server, scratch_database
 
-SHARED = Path(os.environ.get("EMBER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-SYNTHEA = SHARED / "conformance/synthea/smart-synthea-v2.4"
+SYNTHEA = CONFORMANCE / "synthea/smart-synthea-v2.4"
 INGEST_CLIENTS = 3
 CREATE_CONNECTIONS = 16
 READ_CONNECTIONS = 32

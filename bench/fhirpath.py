@@ -14,6 +14,7 @@ import argparse
 import gzip
 import json
 import re
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -24,10 +25,12 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
-from ember.fhir import fhirpath
-from ember.fhir.search_parameters import split_union
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+from bench._samples import CONFORMANCE  # noqa: E402
+from ember.fhir import fhirpath  # noqa: E402
+from ember.fhir.search_parameters import split_union  # noqa: E402
+
 SEARCH_PARAMETERS = CONFORMANCE / "fhir-r4-definitions" / "search-parameters.json.gz"
 TOP = 20
 _LEADING_TYPE = re.compile(r"^\(?([A-Z][A-Za-z]+)\b")

@@ -17,10 +17,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._samples import SYNTHEA  # noqa: E402
 from ember.fhir import jsonio  # noqa: E402
 from ember.fhir.xml import json_to_xml, xml_to_json  # noqa: E402
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "synthea"
 SECONDS_PER_MEASUREMENT = 2.0
 
 

@@ -12,7 +12,7 @@ import typer
 
 # One store per command, opened and closed around the work: the same helper as `ember client`.
 from ember.cli.auth import Database, _with_store
-from ember.hl7v2 import dead_letters, outbound
+from ember.hl7v2 import dead_letters, delivery, outbound
 from ember.hl7v2.ack import ack_code
 from ember.hl7v2.bridge import ingestor_for
 from ember.hl7v2.listener import MllpListener
@@ -41,7 +41,7 @@ def listen(
 
     async def serve(store: Store) -> None:
         settings = Settings.load(database_url=database)
-        outbound.install()
+        delivery.install()
         listener = MllpListener(ingestor_for(store, settings), host, port)
         await listener.start()
         typer.echo(f"HL7 v2 MLLP listener on {host}:{listener.port} ({settings.database_url})")

@@ -27,8 +27,8 @@ from typing import Any
 from ember.fhir.dates import MAX_MICROS, MIN_MICROS, date_range
 from ember.fhir.fhirpath import CompiledExpression
 from ember.fhir.fhirpath import compile as compile_fhirpath
+from ember.fhir.fhirpath.ucum import UCUM, canonical
 from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, compiled_for, search_parameters
-from ember.fhir.ucum import canonical
 
 IndexRows = dict[str, list[tuple[Any, ...]]]
 TABLES = ("token", "string", "number", "date", "quantity", "reference", "uri", "text")
@@ -223,7 +223,7 @@ def _quantity_row(rows: IndexRows, param: str, unit: dict[str, Any], bounds: tup
     system = str(unit.get("system", ""))
     code = str(unit.get("code") or unit.get("unit") or "")
     low, high = bounds
-    converted = canonical(code, 1.0) if system == "http://unitsofmeasure.org" and code else None
+    converted = canonical(code, 1.0) if system == UCUM and code else None
     if converted is None:
         rows["quantity"].append((param, system, code, low, high, code, low, high, group))
     else:

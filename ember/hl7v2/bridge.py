@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ember.access import AccessContext
 from ember.auth.server import AuthServer
-from ember.hl7v2 import http, outbound
+from ember.hl7v2 import delivery, http
 from ember.hl7v2.datatypes import compact
 from ember.hl7v2.ingest import Ingestor
 from ember.hl7v2.listener import MllpListener
@@ -58,7 +58,7 @@ class Bridge:
         self.auth = auth
         self.ingestor = ingestor_for(store, settings)
         self._listener: MllpListener | None = None
-        outbound.install()
+        delivery.install()
 
     def routes(self) -> list[Route]:
         return http.routes(self.ingestor, self.settings.max_body_bytes, self.auth)

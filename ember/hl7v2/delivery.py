@@ -11,10 +11,12 @@ from typing import Any
 
 from ember.access import AccessContext
 from ember.fhir import jsonio
+from ember.hl7v2 import outbound
 from ember.hl7v2.ack import ack_code
 from ember.hl7v2.mllp import send_messages
 from ember.hl7v2.oru import build_oru
 from ember.hl7v2.outbound import KIND
+from ember.jobs import JOB_HANDLERS
 from ember.store.base import Job, Store
 
 _SYSTEM = AccessContext.system("hl7v2-outbound")
@@ -62,3 +64,11 @@ async def _results(store: Store, report: dict[str, Any]) -> list[dict[str, Any]]
 async def _subject(store: Store, resource: dict[str, Any]) -> dict[str, Any] | None:
     parts = resource.get("subject", {}).get("reference", "").split("/")
     return await _read(store, "Patient", parts[1]) if len(parts) == 2 and parts[0] == "Patient" else None
+
+
+def install() -> None:
+    """Turn the outbound feed on in this process: the write observer that queues results and
+    the job handler that sends them (registered here, by the bridge, so the job registry below
+    the edge does not import the edge)."""
+    outbound.install()
+    JOB_HANDLERS[outbound.JOB_KIND] = send_result

@@ -22,7 +22,7 @@ from ember.interactions.code_sets import resolve_code_sets
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.store.access_rules import compartment_params
 from ember.store.base import Store
-from ember.store.search_parse import parameters_of, parse_parameter, refuse_unknown
+from ember.store.search_parse import INDEX_TABLE_OF_TYPE, parameters_of, parse_parameter, refuse_unknown
 from ember.store.search_query import (
     CompartmentCondition,
     Condition,
@@ -45,15 +45,6 @@ LIMITS = SearchLimits()
 MAX_ITERATE = 3
 _CONTROL = frozenset({"_count", "_sort", "_total", "_include", "_revinclude", "_cursor", "_summary", "_type"})
 _IGNORED = frozenset({"_format", "_pretty", "_elements", "_contained", "_containedType"})
-_TABLE_OF_TYPE = {
-    "token": "token",
-    "string": "string",
-    "number": "number",
-    "date": "date",
-    "quantity": "quantity",
-    "reference": "reference",
-    "uri": "uri",
-}
 
 
 @dataclass(slots=True)
@@ -163,10 +154,9 @@ def _sort_key(types: tuple[str, ...], key: str) -> SortKey:
     if code == "_id":
         return SortKey("_id", None, descending)
     parameter = parameters_of(types[0]).get(code)
-    table = _TABLE_OF_TYPE.get(parameter.type) if parameter is not None else None
-    if table is None:
+    if parameter is None or parameter.type == "special" or parameter.type not in INDEX_TABLE_OF_TYPE:
         raise error(400, "not-supported", f"Cannot sort by '{code[:60]}'", "_sort")
-    return SortKey(code, table, descending)
+    return SortKey(code, INDEX_TABLE_OF_TYPE[parameter.type], descending)
 
 
 def _include_spec(types: tuple[str, ...], kind: str, value: str, iterate: bool) -> IncludeSpec:

@@ -31,8 +31,7 @@ from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
-from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
-from ember.store.searching import Searcher, TransactionSearch
+from ember.store.searching import Searcher, SearchingStore, TransactionSearch
 
 # A plain connection, or a pooled one (a proxy with the same API).
 Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
@@ -308,7 +307,7 @@ async def _session_needs_no_reset(connection: asyncpg.Connection) -> None:
     round trip on every release that halved read throughput, has nothing to undo."""
 
 
-class PostgresStore:
+class PostgresStore(SearchingStore):
     """The Store protocol on PostgreSQL: `postgresql://user@host:port/db`."""
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
@@ -380,20 +379,6 @@ class PostgresStore:
         )
         count: int = await self._connected().fetchval(sql, *params)
         return count
-
-    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
-        return await self._searcher.search(ctx, query)
-
-    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
-        return await self._searcher.count(ctx, query)
-
-    async def included(
-        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
-    ) -> list[tuple[str, str, bytes]]:
-        return await self._searcher.included(ctx, keys, spec, reverse=reverse)
-
-    async def _may_know(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
-        return bool(await self._searcher.visible(ctx, [(resource_type, resource_id)]))
 
     async def _scan(self, sql: str, params: list[object]) -> list[asyncpg.Record]:
         return list(await self._connected().fetch(sql, *params))

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from ember.fhir.dates import date_range
+from ember.fhir.fhirpath.ucum import UCUM, canonical
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, error
 from ember.fhir.search_index import normalise
 from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, search_parameters
-from ember.fhir.ucum import UCUM, canonical
 from ember.store.search_query import (
     AnyOf,
     ChainCondition,
@@ -40,7 +40,8 @@ from ember.store.search_query import (
 )
 
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
-_TABLE_OF_TYPE = {
+#: The index table each parameter type's rows live in (`near` keeps its coordinates as numbers).
+INDEX_TABLE_OF_TYPE = {
     "token": "token",
     "string": "string",
     "number": "number",
@@ -295,7 +296,7 @@ def _missing(parameter: SearchParameter, value: str, where: str) -> Condition:
         table = "token"
         code = f"{parameter.code}$0"
     else:
-        table, code = _TABLE_OF_TYPE[parameter.type], parameter.code
+        table, code = INDEX_TABLE_OF_TYPE[parameter.type], parameter.code
     return MissingCondition(table, code, value == "true")
 
 

@@ -89,6 +89,27 @@ class Searcher:
         return lambda bind: SearchSql(self._placeholder, rules, bind).visible_rows("v")
 
 
+class SearchingStore:
+    """The search methods of `Store`, the same on both back ends: each store gives its Searcher."""
+
+    _searcher: Searcher
+
+    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
+        return await self._searcher.search(ctx, query)
+
+    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
+        return await self._searcher.count(ctx, query)
+
+    async def included(
+        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
+    ) -> list[tuple[str, str, bytes]]:
+        return await self._searcher.included(ctx, keys, spec, reverse=reverse)
+
+    async def _may_know(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
+        """Whether a restricted caller may see this resource (reads answer 404 otherwise)."""
+        return bool(await self._searcher.visible(ctx, [(resource_type, resource_id)]))
+
+
 class TransactionSearch:
     """Searching inside a unit of work (conditional create/update/delete and conditional
     references), so the match and the write see one state. Mixed into both stores'

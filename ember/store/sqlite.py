@@ -39,8 +39,7 @@ from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
-from ember.store.search_query import IncludeSpec, SearchMatch, SearchQuery
-from ember.store.searching import Searcher, TransactionSearch
+from ember.store.searching import Searcher, SearchingStore, TransactionSearch
 
 T = TypeVar("T")
 
@@ -168,7 +167,7 @@ def _replace_index_rows(
             connection.executemany(sql, rows)
 
 
-class SqliteStore:
+class SqliteStore(SearchingStore):
     """The Store protocol on one SQLite database file."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
@@ -252,20 +251,6 @@ class SqliteStore:
         )
         row = await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchone(), self._scanner)
         return int(row[0])
-
-    async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
-        return await self._searcher.search(ctx, query)
-
-    async def search_count(self, ctx: AccessContext, query: SearchQuery) -> int:
-        return await self._searcher.count(ctx, query)
-
-    async def included(
-        self, ctx: AccessContext, keys: Sequence[tuple[str, str]], spec: IncludeSpec, *, reverse: bool
-    ) -> list[tuple[str, str, bytes]]:
-        return await self._searcher.included(ctx, keys, spec, reverse=reverse)
-
-    async def _may_know(self, ctx: AccessContext, resource_type: str, resource_id: str) -> bool:
-        return bool(await self._searcher.visible(ctx, [(resource_type, resource_id)]))
 
     async def _scan(self, sql: str, params: list[Any]) -> list[Any]:
         return await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)

@@ -20,8 +20,9 @@ from ember.auth.users import add_user
 from ember.cli import app as cli
 from ember.store.base import HistoryQuery
 from ember.store.sqlite import SqliteStore
+from tests.conformance import CONFORMANCE
 
-CONFORMANCE = Path(__file__).parents[3] / "shared" / "conformance"
+CONFORMANCE = CONFORMANCE
 PASSWORD = "correct horse battery"
 SCOPES = "launch/patient patient/*.rs openid fhirUser offline_access"
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from ember.settings import Settings
 from tests.auth.conftest import PASSWORD, AuthApp
+from tests.conformance import CONFORMANCE
 
 pytestmark = pytest.mark.anyio
-WELL_KNOWN = Path(__file__).parents[3] / "shared" / "conformance" / "smart" / "well-known"
+WELL_KNOWN = CONFORMANCE / "smart" / "well-known"
 #: Fields the SMART conformance page requires in .well-known/smart-configuration.
 REQUIRED = {
     "issuer",

@@ -7,17 +7,17 @@ The tokens are signed by the server's own key and checked by the edge like any c
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ember.auth.tokens import Authorization
 from tests.auth.conftest import BASE, AuthApp
+from tests.conformance import CONFORMANCE
 
 pytestmark = pytest.mark.anyio
 
-SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "synthea" / "smart-synthea-v2.4"
+SYNTHEA = CONFORMANCE / "synthea" / "smart-synthea-v2.4"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 SCOPE_PATTERNS = [

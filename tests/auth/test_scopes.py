@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from ember.access import AccessContext, ScopeGrant
 from ember.auth.scopes import CONTEXT_SCOPES, grantable, parse_grant, parse_grants
+from tests.conformance import CONFORMANCE
 
-SCOPE_EXAMPLES = Path(__file__).parents[3] / "shared" / "conformance" / "smart" / "scopes" / "scope-examples.json"
+SCOPE_EXAMPLES = CONFORMANCE / "smart" / "scopes" / "scope-examples.json"
 
 
 def test_every_scope_the_spec_page_mentions_is_understood() -> None:

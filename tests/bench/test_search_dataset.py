@@ -13,9 +13,10 @@ import pytest
 from bench._search_dataset import Manifest, dataset_database, load_copies
 from bench._server import ADMIN_URL, ember_server
 from bench._synthea_copies import load_templates
+from tests.conformance import CONFORMANCE
 from tests.pg import require_postgres
 
-SAMPLE = Path(__file__).parents[3] / "shared" / "conformance" / "synthea" / "smart-synthea-v2.4"
+SAMPLE = CONFORMANCE / "synthea" / "smart-synthea-v2.4"
 
 
 def test_a_kept_sqlite_data_set_is_reused_until_the_migrations_change(tmp_path: Path) -> None:

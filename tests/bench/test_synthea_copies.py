@@ -4,7 +4,6 @@ that the server accepts whole, differing from the sample only where a copy must 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 import orjson
@@ -14,8 +13,9 @@ from bench._synthea_copies import BundleTemplate, copy_plan, family_suffix_of, l
 from ember.rest.app import create_app
 from ember.settings import Settings
 from ember.store.base import Store
+from tests.conformance import CONFORMANCE
 
-SAMPLE = Path(__file__).parents[3] / "shared" / "conformance" / "synthea" / "smart-synthea-v2.4"
+SAMPLE = CONFORMANCE / "synthea" / "smart-synthea-v2.4"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -12,8 +12,9 @@ from ember.access import AccessContext
 from ember.cli import app
 from ember.store.base import HistoryQuery
 from ember.store.sqlite import SqliteStore
+from tests.conformance import CONFORMANCE
 
-CONFORMANCE = Path(__file__).parents[3] / "shared" / "conformance"
+CONFORMANCE = CONFORMANCE
 runner = CliRunner()
 
 

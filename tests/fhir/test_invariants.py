@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,8 +22,9 @@ from ember.fhir.invariants import SKIPPED, check_invariants, native
 from ember.fhir.invariants.plans import type_plan
 from ember.fhir.invariants.rules import CONTAINER_VARIABLE, Rule, all_constraints, compile_expression, rules_at
 from ember.fhir.invariants.walk import Location, Scope, Walker, violated
+from tests.conformance import CONFORMANCE
 
-SYNTHEA = Path("/work/shared/conformance/synthea")
+SYNTHEA = CONFORMANCE / "synthea"
 BUNDLES = sorted(SYNTHEA.glob("*/*.json"))
 UCUM = "http://unitsofmeasure.org"
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from ember.fhir.fhirpath import compile as compile_fhirpath
 from ember.fhir.search_parameters import compiled_for, search_parameters, split_union
+from tests.conformance import CONFORMANCE
 
-SYNTHEA = Path(__file__).parents[3] / "shared" / "conformance" / "synthea"
+SYNTHEA = CONFORMANCE / "synthea"
 
 
 def _resources() -> list[dict]:

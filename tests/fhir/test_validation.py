@@ -21,8 +21,9 @@ from ember.fhir.outcome import FhirError, Issue
 from ember.fhir.validation import raise_for_issues, validate_resource
 from ember.fhir.validation.schema import Kind, schema
 from ember.fhir.validation.walker import MAX_DEPTH, MAX_ISSUES
+from tests.conformance import CONFORMANCE
 
-SYNTHEA = Path("/work/shared/conformance/synthea")
+SYNTHEA = CONFORMANCE / "synthea"
 BUNDLES = sorted(SYNTHEA.glob("*/*.json"))
 CLINICAL_STATUS = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 

@@ -15,8 +15,9 @@ from lxml import etree
 from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError
 from ember.fhir.xml import json_to_xml, parsing, xml_to_json
+from tests.conformance import CONFORMANCE
 
-CONFORMANCE = Path(__file__).parents[3] / "shared" / "conformance"
+CONFORMANCE = CONFORMANCE
 SYNTHEA_BUNDLES = sorted((CONFORMANCE / "synthea").glob("*/*.json"))
 FHIRPATH_INPUT = CONFORMANCE / "fhirpath" / "input"
 FHIR = "http://hl7.org/fhir"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ember.access import AccessContext
 from ember.store.base import HistoryQuery, Store
+from tests.conformance import CONFORMANCE
 
-SAMPLES = Path(__file__).parents[3] / "shared" / "conformance" / "hl7v2"
+SAMPLES = CONFORMANCE / "hl7v2"
 
 
 async def versions(store: Store, resource_type: str | None = None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ember.hl7v2 import outbound
+from ember.hl7v2 import delivery, outbound
 from ember.hl7v2.ack import ACCEPT, ERROR, acknowledgement
 from ember.hl7v2.ingest import Ingestor
 from ember.hl7v2.message import parse_message
@@ -18,7 +18,7 @@ from ember.store.base import Store
 
 pytestmark = pytest.mark.anyio
 #: Only the deliveries are counted (writes also queue audit jobs).
-_DELIVERIES = {outbound.JOB_KIND: JOB_HANDLERS[outbound.JOB_KIND]}
+_DELIVERIES = {outbound.JOB_KIND: delivery.send_result}
 
 ORU = (
     "MSH|^~\\&|LAB|X|||20240101120000+0000||ORU^R01|O{n}|P|2.5.1\r"
@@ -59,7 +59,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture(autouse=True)
 def observer() -> AsyncIterator[None]:
-    outbound.install()
+    delivery.install()
     yield
     WRITE_OBSERVERS.remove(outbound.enqueue_results)
 

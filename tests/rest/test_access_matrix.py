@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +23,11 @@ from ember.fhir.outcome import FhirError
 from ember.interactions.dispatch import dispatch
 from ember.interactions.router import route
 from ember.store.base import Store
+from tests.conformance import CONFORMANCE
 
 pytestmark = pytest.mark.anyio
 
-SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "synthea" / "smart-synthea-v2.4"
+SYNTHEA = CONFORMANCE / "synthea" / "smart-synthea-v2.4"
 BASE = "http://ember.test/fhir"
 
 

@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from ember.fhir.xml import xml_to_json
+from tests.conformance import CONFORMANCE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-SYNTHEA = Path(__file__).parents[3] / "shared" / "conformance" / "synthea"
+SYNTHEA = CONFORMANCE / "synthea"
 
 
 def synthea_bundles() -> list[Path]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SYNTHEA = Path(__file__).parents[3] / "shared/conformance/synthea/smart-synthea-v2.4"
+from tests.conformance import CONFORMANCE
+
+SYNTHEA = CONFORMANCE / "synthea/smart-synthea-v2.4"
 EDGE_CASES = Path(__file__).parent / "fixtures/edge_cases.json"
 
 

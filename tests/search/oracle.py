@@ -20,15 +20,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fhirpathpy import compile as compile_fhirpath
 from fhirpathpy.models import models
 
+from tests.conformance import CONFORMANCE
 from tests.search import matching
 
-DEFINITIONS = Path(__file__).parents[3] / "shared/conformance/fhir-r4-definitions/search-parameters.json.gz"
+DEFINITIONS = CONFORMANCE / "fhir-r4-definitions/search-parameters.json.gz"
 RESOURCE_DEFINITIONS = DEFINITIONS.with_name("profiles-resources.json.gz")
 #: Parameters about the shape of the answer, not about which resources match.
 RESULT_PARAMS = frozenset(

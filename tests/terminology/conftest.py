@@ -7,14 +7,14 @@ import gzip
 import json
 import tarfile
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from tests.conformance import CONFORMANCE
 from tests.rest.conftest import client
 
 __all__ = ["client", "definitions_resource", "package_resource"]
 
-DEFINITIONS = Path(__file__).parents[3] / "shared" / "conformance" / "fhir-r4-definitions"
+DEFINITIONS = CONFORMANCE / "fhir-r4-definitions"
 
 
 @cache

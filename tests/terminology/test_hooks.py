@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
 from ember import terminology
 from ember.access import AccessContext
 from ember.store.base import Store
+from tests.conformance import CONFORMANCE
 from tests.terminology.test_expand import LAB, LAB_SYSTEM, include, value_set
 from tests.terminology.test_spec_examples import parameters, put
 
 pytestmark = pytest.mark.anyio
 
-HL7V2 = Path(__file__).parents[3] / "shared" / "conformance" / "hl7v2"
+HL7V2 = CONFORMANCE / "hl7v2"
 LOCAL_LAB = "http://example.org/fhir/CodeSystem/entero-gastric-lab"
 LOINC = "http://loinc.org"
 SYSTEM = AccessContext.system()

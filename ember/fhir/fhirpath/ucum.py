@@ -168,3 +168,20 @@ def convert_factor(from_unit: str, to_unit: str) -> Decimal | None:
     if source is None or target is None or source[1] != target[1]:
         return None
     return source[0] / target[0]
+
+
+UCUM = "http://unitsofmeasure.org"
+
+
+def canonical(code: str, value: float) -> tuple[str, float] | None:
+    """`value` `code` in base units, with those units written as one comparable code (`1 kg`
+    and `1000 g` both give ('g1', 1000.0)), for quantity search indexes; None for units that
+    are not UCUM (FHIRPath's calendar keywords included)."""
+    if code in CALENDAR_KEYWORDS:
+        return None
+    analysed = analyse(code)
+    if analysed is None:
+        return None
+    factor, dimensions = analysed
+    unit = ".".join(f"{base}{exponent}" for base, exponent in dimensions) or "1"
+    return unit, value * float(factor)

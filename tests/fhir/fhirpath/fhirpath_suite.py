@@ -17,13 +17,14 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from fhirpath_xml_input import load_xml_resource
 from lxml import etree
 
-SUITE_DIR = Path("/work/shared/conformance/fhirpath")
+from tests.conformance import CONFORMANCE
+
+SUITE_DIR = CONFORMANCE / "fhirpath"
 SUITE_FILE = SUITE_DIR / "tests-fhir-r4.xml"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ import pytest
 from ember.fhir import fhirpath
 from ember.fhir.fhirpath.fastpath import plan
 from ember.fhir.fhirpath.syntax import parse
+from tests.conformance import CONFORMANCE
 
-CONFORMANCE = Path("/work/shared/conformance")
+CONFORMANCE = CONFORMANCE
 
 PATIENT: dict[str, Any] = {
     "resourceType": "Patient",

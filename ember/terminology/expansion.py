@@ -5,6 +5,11 @@ system and imported value sets.
 drew on, so paging through a 100,000-code expansion does not rebuild it per page); `find_member`
 answers "is this code in the value set" without expanding, which keeps $validate-code fast on big
 code systems. Both read an include the same way, so they always agree.
+
+The logic itself (`expand_in`, `member_in`) is synchronous over `Canonicals`: the asynchronous
+entry points first `gather` every value set and code system the compose names (its imports,
+recursively), then run it; FHIRPath `memberOf()` and required bindings run it on this worker's
+snapshot instead (ember/terminology/snapshot.py).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from weakref import WeakKeyDictionary
 
 from ember.fhir.outcome import error
 from ember.terminology.concepts import CodeSystemIndex, Concept
+from ember.terminology.core import active_core
 from ember.terminology.filters import check_filter, matches
-from ember.terminology.resolve import Stamp, Terminology, settle_if_large
+from ember.terminology.resolve import Canonicals, Gathered, Stamp, Terminology, Unresolved, settle_if_large
 
 _MAX_DEPTH = 10  # nested valueSet imports; deeper (or circular) is refused
 _CACHE_SIZE = 32
@@ -63,17 +69,46 @@ def _member(system: CodeSystemIndex, concept: Concept) -> Member:
     )
 
 
+async def gather(term: Terminology, value_set: dict[str, Any]) -> Gathered:
+    """Every canonical `value_set` names (its imports' too), resolved through `term`."""
+    gathered = Gathered()
+    while True:
+        try:
+            touch(gathered, value_set)
+            return gathered
+        except Unresolved as missing:
+            await gathered.fetch(term, missing)
+
+
+def touch(canonicals: Canonicals, value_set: dict[str, Any], depth: int = 0, seen: set[str] | None = None) -> None:
+    """Look up what expanding or testing `value_set` will look up (raising Unresolved for what is
+    not at hand). Past the import depth limit the expansion itself reports the error."""
+    compose = value_set.get("compose")
+    if not isinstance(compose, dict):
+        return
+    seen = set() if seen is None else seen
+    for part in _parts(compose, "include") + _parts(compose, "exclude"):
+        if isinstance(part.get("system"), str):
+            canonicals.code_system(part["system"])
+        for url in _import_urls(part) if depth < _MAX_DEPTH else []:
+            if url not in seen:
+                seen.add(url)
+                imported = canonicals.value_set(url)
+                if imported is not None:
+                    touch(canonicals, imported, depth + 1, seen)
+
+
 async def expand(term: Terminology, value_set: dict[str, Any]) -> list[Member]:
     """Every member of `value_set`, in compose order, each (system, code) once."""
     url = value_set.get("url")
     stamp = await term.stamp("ValueSet", url) if isinstance(url, str) else None
-    key = f"{url}|{stamp}"
+    key = f"{url}|{stamp}|{active_core().digest}"  # core resources have no stamp, but a digest
     cache = _expansions.setdefault(term.store, OrderedDict())
     if isinstance(url, str) and key in cache:
         dependencies, members = cache[key]
         if all([await term.stamp(*dep) == owner for dep, owner in dependencies.items()]):
             return members
-    members = await _expand(term, value_set, 0)
+    members = expand_in(await gather(term, value_set), value_set)
     if isinstance(url, str):
         settle_if_large(len(members))
         cache[key] = (term.looked_up(), members)
@@ -82,24 +117,30 @@ async def expand(term: Terminology, value_set: dict[str, Any]) -> list[Member]:
     return members
 
 
-async def _expand(term: Terminology, value_set: dict[str, Any], depth: int) -> list[Member]:
+async def find_member(term: Terminology, value_set: dict[str, Any], system: str | None, code: str) -> Member | None:
+    """The member (system, code) of `value_set`, or None; `system` None matches any system."""
+    return member_in(await gather(term, value_set), value_set, system, code)
+
+
+def expand_in(canonicals: Canonicals, value_set: dict[str, Any], depth: int = 0) -> list[Member]:
+    """Every member of `value_set`, in compose order, each (system, code) once."""
     compose = value_set.get("compose")
     if not isinstance(compose, dict):
         return _shipped_expansion(value_set)
     chosen: dict[tuple[str, str], Member] = {}
     for include in _parts(compose, "include"):
-        for member in await _include_members(term, include, depth):
+        for member in _include_members(canonicals, include, depth):
             chosen.setdefault((member.system, member.code), member)
     for exclude in _parts(compose, "exclude"):
-        for member in await _include_members(term, exclude, depth):
+        for member in _include_members(canonicals, exclude, depth):
             chosen.pop((member.system, member.code), None)
     if compose.get("inactive") is False:
         return [member for member in chosen.values() if not member.inactive]
     return list(chosen.values())
 
 
-async def find_member(
-    term: Terminology, value_set: dict[str, Any], system: str | None, code: str, depth: int = 0
+def member_in(
+    canonicals: Canonicals, value_set: dict[str, Any], system: str | None, code: str, depth: int = 0
 ) -> Member | None:
     """The member (system, code) of `value_set`, or None; `system` None matches any system."""
     compose = value_set.get("compose")
@@ -107,49 +148,50 @@ async def find_member(
         return next((m for m in _shipped_expansion(value_set) if m.code == code and system in (None, m.system)), None)
     found = None
     for include in _parts(compose, "include"):
-        found = await _include_member(term, include, system, code, depth)
+        found = _include_member(canonicals, include, system, code, depth)
         if found is not None:
             break
     if found is None or (compose.get("inactive") is False and found.inactive):
         return None
     for exclude in _parts(compose, "exclude"):
-        if await _include_member(term, exclude, found.system, found.code, depth) is not None:
+        if _include_member(canonicals, exclude, found.system, found.code, depth) is not None:
             return None
     return found
 
 
-async def _include_members(term: Terminology, include: dict[str, Any], depth: int) -> list[Member]:
-    members = await _system_members(term, include) if isinstance(include.get("system"), str) else None
-    for imported in await _imports(term, include, depth):
-        inside = {(m.system, m.code) for m in await _expand(term, imported, depth + 1)}
+def _include_members(canonicals: Canonicals, include: dict[str, Any], depth: int) -> list[Member]:
+    members = _system_members(canonicals, include) if isinstance(include.get("system"), str) else None
+    for imported in _imports(canonicals, include, depth):
+        inside = expand_in(canonicals, imported, depth + 1)
         if members is None:
-            members = await _expand(term, imported, depth + 1)
+            members = inside
         else:
-            members = [m for m in members if (m.system, m.code) in inside]
+            kept = {(m.system, m.code) for m in inside}
+            members = [m for m in members if (m.system, m.code) in kept]
     return members or []
 
 
-async def _include_member(
-    term: Terminology, include: dict[str, Any], system: str | None, code: str, depth: int
+def _include_member(
+    canonicals: Canonicals, include: dict[str, Any], system: str | None, code: str, depth: int
 ) -> Member | None:
     found = None
     if isinstance(include.get("system"), str):
         if system not in (None, include["system"]):
             return None
-        found = await _system_member(term, include, code)
+        found = _system_member(canonicals, include, code)
         if found is None:
             return None
-    for imported in await _imports(term, include, depth):
-        inside = await find_member(term, imported, found.system if found else system, code, depth + 1)
+    for imported in _imports(canonicals, include, depth):
+        inside = member_in(canonicals, imported, found.system if found else system, code, depth + 1)
         if inside is None:
             return None
         found = found or inside
     return found
 
 
-async def _system_members(term: Terminology, include: dict[str, Any]) -> list[Member]:
+def _system_members(canonicals: Canonicals, include: dict[str, Any]) -> list[Member]:
     url = include["system"]
-    index = await term.code_system(url)
+    index = canonicals.code_system(url)
     listed = _parts(include, "concept")
     if listed:
         return [_listed_member(url, index, raw) for raw in listed if index is None or index.find(raw["code"])]
@@ -159,9 +201,9 @@ async def _system_members(term: Terminology, include: dict[str, Any]) -> list[Me
     return [_member(index, c) for c in index.concepts.values() if matches(index, c, filters)]
 
 
-async def _system_member(term: Terminology, include: dict[str, Any], code: str) -> Member | None:
+def _system_member(canonicals: Canonicals, include: dict[str, Any], code: str) -> Member | None:
     url = include["system"]
-    index = await term.code_system(url)
+    index = canonicals.code_system(url)
     listed = _parts(include, "concept")
     if listed:
         raw = next((raw for raw in listed if raw["code"] == code), None)
@@ -186,17 +228,22 @@ def _listed_member(url: str, index: CodeSystemIndex | None, raw: dict[str, Any])
     return member
 
 
-async def _imports(term: Terminology, include: dict[str, Any], depth: int) -> list[dict[str, Any]]:
-    urls = [url for url in include.get("valueSet") or [] if isinstance(url, str)]
+def _imports(canonicals: Canonicals, include: dict[str, Any], depth: int) -> list[dict[str, Any]]:
+    urls = _import_urls(include)
     if urls and depth >= _MAX_DEPTH:
         raise error(422, "too-costly", f"Value set imports nest deeper than {_MAX_DEPTH} (circular?)")
     value_sets = []
     for url in urls:
-        value_set = await term.resource("ValueSet", url)
+        value_set = canonicals.value_set(url)
         if value_set is None:
             raise error(422, "not-found", f"Imported value set '{url[:200]}' is not known", "ValueSet.compose")
         value_sets.append(value_set)
     return value_sets
+
+
+def _import_urls(include: dict[str, Any]) -> list[str]:
+    urls = include.get("valueSet") or []
+    return [url for url in urls if isinstance(url, str)] if isinstance(urls, list) else []
 
 
 def _parts(holder: dict[str, Any], name: str) -> list[dict[str, Any]]:

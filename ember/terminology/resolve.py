@@ -4,6 +4,11 @@ A `Terminology` serves one request (or one job): it looks up the canonical recor
 store (one small record read) and reuses the parsed resource or code system index cached for that
 exact resource version, so a 100,000-concept code system is parsed and closed once per process and
 version, not per request. A user's resource with a core url overrides the core one.
+
+Membership and expansion themselves are synchronous (ember/terminology/expansion.py), so FHIRPath
+and the validator can ask them too: they read `Canonicals`, which either were gathered ahead from a
+`Terminology` (`Gathered`) or come from this worker's snapshot (ember/terminology/snapshot.py), and
+raise `Unresolved` for anything not at hand.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import gc
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -29,6 +35,53 @@ Stamp = tuple[str, str, int]
 _CACHE_SIZE = 64
 _LARGE = 10_000  # concepts or members
 _caches: WeakKeyDictionary[Any, OrderedDict[tuple[str, Stamp], Any]] = WeakKeyDictionary()
+
+
+class Unresolved(Exception):
+    """A canonical that synchronous code needed was not fetched ahead; whoever holds the
+    `Canonicals` fetches it (asynchronously) and asks again."""
+
+    def __init__(self, resource_type: str, url: str) -> None:
+        super().__init__(f"{resource_type} {url} was not resolved ahead")
+        self.resource_type = resource_type
+        self.url = url
+
+
+class Canonicals(Protocol):
+    """Synchronous lookups of the value sets and code systems a value set names."""
+
+    def value_set(self, url: str) -> dict[str, Any] | None:
+        """The ValueSet with canonical `url` (or `url|version`); None when unknown."""
+        ...
+
+    def code_system(self, url: str) -> CodeSystemIndex | None:
+        """The index of code system `url`; None when unknown (or its content is not present)."""
+        ...
+
+
+@dataclass(slots=True)
+class Gathered:
+    """Canonicals fetched ahead for one request (see expansion.gather)."""
+
+    value_sets: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    code_systems: dict[str, CodeSystemIndex | None] = field(default_factory=dict)
+
+    def value_set(self, url: str) -> dict[str, Any] | None:
+        if url not in self.value_sets:
+            raise Unresolved("ValueSet", url)
+        return self.value_sets[url]
+
+    def code_system(self, url: str) -> CodeSystemIndex | None:
+        if url not in self.code_systems:
+            raise Unresolved("CodeSystem", url)
+        return self.code_systems[url]
+
+    async def fetch(self, term: Terminology, missing: Unresolved) -> None:
+        """Resolve what `missing` names through `term`."""
+        if missing.resource_type == "ValueSet":
+            self.value_sets[missing.url] = await term.resource("ValueSet", missing.url)
+        else:
+            self.code_systems[missing.url] = await term.code_system(missing.url)
 
 
 class Terminology:
@@ -60,14 +113,22 @@ class Terminology:
         stamp = await self.stamp(resource_type, url)
         if stamp is None:
             return core_resource(resource_type, url.partition("|")[0])
-        return await self._cached("resource", stamp, _parse)
+        return await self.resource_at(stamp)
 
     async def code_system(self, url: str) -> CodeSystemIndex | None:
         """The index of the code system `url`, or None when neither the store nor the core has it."""
         stamp = await self.stamp("CodeSystem", url)
         if stamp is None:
             return core_code_system(url.partition("|")[0])
-        return await self._cached("index", stamp, lambda body: index_code_system(_parse(body)))
+        return await self.code_system_at(stamp)
+
+    async def resource_at(self, stamp: Stamp) -> dict[str, Any]:
+        """The stored resource version `stamp`, parsed once per process."""
+        return await self._cached("resource", stamp, _parse)
+
+    async def code_system_at(self, stamp: Stamp) -> CodeSystemIndex:
+        """The index of the stored CodeSystem version `stamp`, built once per process."""
+        return await self._cached("index", stamp, _index)
 
     async def all_resources(self, resource_type: str, limit: int = 1000) -> list[dict[str, Any]]:
         """Every stored resource of `resource_type` that has a canonical url (at most `limit`)."""
@@ -75,15 +136,14 @@ class Terminology:
             records = await tx.list_records(CANONICAL, prefix=f"{resource_type} ", limit=limit)
         # Only the unversioned keys: the latest resource per url, each once.
         stamps = [(record["type"], record["id"], record["version"]) for key, record in records if "|" not in key]
-        return [await self._cached("resource", stamp, _parse) for stamp in stamps]
+        return [await self.resource_at(stamp) for stamp in stamps]
 
     async def instance(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         """The stored resource `resource_type/resource_id` (instance-level operations); 404 if absent."""
-        return await self._cached("resource", await self._instance_stamp(resource_type, resource_id), _parse)
+        return await self.resource_at(await self._instance_stamp(resource_type, resource_id))
 
     async def instance_code_system(self, resource_id: str) -> CodeSystemIndex:
-        stamp = await self._instance_stamp("CodeSystem", resource_id)
-        return await self._cached("index", stamp, lambda body: index_code_system(_parse(body)))
+        return await self.code_system_at(await self._instance_stamp("CodeSystem", resource_id))
 
     async def _instance_stamp(self, resource_type: str, resource_id: str) -> Stamp:
         async with self.store.transaction() as tx:
@@ -124,6 +184,10 @@ def settle_if_large(objects: int) -> None:
 
 def _parse(body: bytes) -> dict[str, Any]:
     return orjson.loads(body)
+
+
+def _index(body: bytes) -> CodeSystemIndex:
+    return index_code_system(_parse(body))
 
 
 async def code_system_for(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
+from ember import terminology
 from ember.access import AccessContext
 from ember.fhir import jsonio
 from ember.fhir.outcome import FhirError
@@ -54,6 +55,7 @@ def discover(paths: list[Path]) -> Iterator[Path]:
 
 
 async def _load_files(settings: Settings, files: list[Path]) -> int:
+    terminology.install()  # CodeSystems/ValueSets loaded are found by url; bindings see users' value sets
     store = create_store(settings)
     await store.open()
     failures = 0

@@ -148,6 +148,12 @@ def required_value_set(url: str) -> dict[str, frozenset[str]] | None:
     return {system: frozenset(codes) for system, codes in expansion.items()}
 
 
+@cache
+def required_value_set_urls() -> tuple[str, ...]:
+    """Every value set a required binding names, whether the generator could expand it or not."""
+    return tuple(sorted({*raw_model()["requiredValueSets"], *raw_model()["unexpandedValueSets"]}))
+
+
 def unexpanded_value_sets() -> tuple[str, ...]:
     """Required value sets whose codes are not validated because they cannot be expanded offline."""
     return tuple(raw_model()["unexpandedValueSets"])

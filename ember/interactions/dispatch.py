@@ -1,12 +1,13 @@
 """Dispatch a routed FhirRequest to its registered handler (interaction or operation).
 
 Every request of an identified caller is audited here, whatever its outcome (ember/audit/hooks.py),
-and the consent denials the store's access filter applies are kept current before it runs.
+and what requests depend on is kept current before it runs: the consent denials the store's access
+filter applies, custom search parameters, and the terminology the validator asks on write.
 """
 
 from __future__ import annotations
 
-from ember import consent
+from ember import consent, terminology
 from ember.access import AccessContext
 from ember.audit.hooks import request_done, request_failed
 from ember.fhir.outcome import FhirError, error
@@ -34,6 +35,7 @@ async def _dispatch(ctx: AccessContext, request: FhirRequest, store: Store) -> F
         check_permitted(ctx, request)
         await consent.keep_current(store)
     await custom_parameters.keep_current(store)
+    await terminology.keep_current(store)
     if request.interaction.startswith("operation-"):
         return await _operation(ctx, request, store)
     if request.interaction == "capabilities":

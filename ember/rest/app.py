@@ -242,6 +242,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        core = await terminology.start(store)
+        if core.loaded:
+            log.info("cached the core terminology in the store (%d resources) in %.1f s", core.resources, core.seconds)
         if auth is not None:
             await auth.start()
         settle_heap()

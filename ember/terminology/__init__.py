@@ -3,10 +3,13 @@
 The operations live in ember/operations/ ($lookup, $validate-code, $subsumes, $expand, $translate);
 this package is what they and other features call. Public hooks (typed, documented, stable):
 
-* `install()`: registers the write observer that keeps canonical urls and stored closures current;
-  every entry point that writes (the REST app, the CLI) calls it once.
-* `member_of(coded_value, value_set_url)`: the FHIRPath `memberOf()` hook (synchronous; core value
-  sets only, None when it cannot tell).
+* `install()`: registers the write observers that keep canonical urls and stored closures current,
+  and makes this worker's snapshot (ember.terminology.snapshot) answer the model layer's
+  synchronous questions: required bindings on write, FHIRPath `memberOf()`/`subsumes()`
+  (ember.fhir.terminology_hooks.installed()). Every entry point (the REST app, the CLI) calls it.
+* `start(store)`: at start-up, caches the R4 core in the store (once per database, see
+  ember.terminology.core.stored) and reads the snapshot.
+* `keep_current(store)`: brings the snapshot up to date; the dispatcher calls it before each request.
 * `value_set_codes(ctx, store, url)`: the (system, code) pairs of an expansion, for `:in`/`:not-in`.
 * `ancestors(store, system, code)` / `descendants(store, system, code)`: for `:above`/`:below`,
   from the stored closure (users' code systems) or the core index.
@@ -16,26 +19,46 @@ this package is what they and other features call. Public hooks (typed, document
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 from ember.access import AccessContext
 from ember.interactions.observers import WRITE_OBSERVERS
 from ember.store import terminology_index
 from ember.store.base import Store
+from ember.terminology import snapshot
 from ember.terminology.canonical import track_terminology_writes
-from ember.terminology.core import core_code_system, core_resource
+from ember.terminology.core import core_code_system
+from ember.terminology.core.stored import CoreLoad, ensure_core
 from ember.terminology.expansion import expand
 from ember.terminology.resolve import Terminology
+from ember.terminology.snapshot import keep_current
 from ember.terminology.translation import Match, translate_code
 
-__all__ = ["Match", "ancestors", "descendants", "install", "member_of", "translate_code", "value_set_codes"]
+__all__ = [
+    "Match",
+    "ancestors",
+    "descendants",
+    "install",
+    "keep_current",
+    "start",
+    "translate_code",
+    "value_set_codes",
+]
 
 
 def install() -> None:
-    """Register the terminology write observer (idempotent)."""
-    if track_terminology_writes not in WRITE_OBSERVERS:
-        WRITE_OBSERVERS.append(track_terminology_writes)
+    """Register the terminology write observers (once) and answer the model layer from a fresh
+    snapshot (core only until the first `keep_current`)."""
+    for observer in (track_terminology_writes, snapshot.notice_writes):
+        if observer not in WRITE_OBSERVERS:
+            WRITE_OBSERVERS.append(observer)
+    snapshot.install_fresh()
+
+
+async def start(store: Store) -> CoreLoad:
+    """At start-up (after `install()`): cache the core in `store` unless it already holds this
+    package's, then read this worker's snapshot."""
+    load = await ensure_core(store)
+    await keep_current(store)
+    return load
 
 
 async def value_set_codes(ctx: AccessContext, store: Store, url: str) -> list[tuple[str, str]] | None:
@@ -69,45 +92,3 @@ async def _closure(store: Store, system: str, code: str, *, below: bool) -> list
         return []
     related = index.descendants(code) if below else sorted(index.ancestors.get(code, frozenset()))
     return sorted({code, *related})
-
-
-def member_of(coded_value: Any, value_set_url: str) -> bool | None:
-    """FHIRPath `memberOf()`: is a code, Coding or CodeableConcept in a core value set whose
-    includes are concept lists or whole code systems? None when that cannot be told here (users'
-    value sets need the store, which a synchronous FHIRPath evaluation cannot reach)."""
-    members = _core_members(value_set_url.partition("|")[0])
-    if members is None:
-        return None
-    codes = {code for _, code in members}
-    return any(code in codes if system is None else (system, code) in members for system, code in _codings(coded_value))
-
-
-@cache
-def _core_members(url: str) -> frozenset[tuple[str, str]] | None:
-    """The (system, code) members of a core value set, or None when it is unknown or uses
-    filters or imports (those need the expansion engine, which is asynchronous)."""
-    value_set = core_resource("ValueSet", url)
-    if value_set is None:
-        return None
-    members: set[tuple[str, str]] = set()
-    for include in (value_set.get("compose") or {}).get("include") or []:
-        if include.get("filter") or include.get("valueSet") or not include.get("system"):
-            return None
-        listed = [c["code"] for c in include.get("concept") or []]
-        if not listed:
-            index = core_code_system(include["system"])
-            if index is None:
-                return None
-            listed = list(index.concepts)
-        members |= {(include["system"], code) for code in listed}
-    return frozenset(members)
-
-
-def _codings(value: Any) -> list[tuple[str | None, str]]:
-    if isinstance(value, str):
-        return [(None, value)]
-    if not isinstance(value, dict):
-        return []
-    if isinstance(value.get("code"), str):
-        return [(value.get("system"), value["code"])]
-    return [(c.get("system"), c["code"]) for c in value.get("coding") or [] if isinstance(c.get("code"), str)]

@@ -6,8 +6,9 @@ store finds resources by id. `track_terminology_writes` runs inside every write'
   "terminology-canonical" "<type> <url>" and "<type> <url>|<version>"
                                            -> {"type", "id", "version", "canonicalVersion"}
   "terminology-resource"  "<type>/<id>"   -> {"url", "version", "canonicalVersion"}
-and, for a CodeSystem, its stored is-a closure (ember.store.terminology_index). Other resource
-types cost one set lookup.
+and, for a CodeSystem, its stored is-a closure (ember.store.terminology_index); when no user's
+CodeSystem owns a core url any more, the core's closure comes back. Other resource types cost one
+set lookup.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import orjson
 from ember.store import terminology_index
 from ember.store.base import NewVersion, Transaction
 from ember.terminology.concepts import index_code_system
+from ember.terminology.core import core_code_system
 
 CANONICAL = "terminology-canonical"
 RESOURCE = "terminology-resource"
@@ -75,4 +77,13 @@ async def _forget(tx: Transaction, resource_type: str, resource_id: str, previou
     if resource_type == "CodeSystem":
         owner = await tx.get_record(CANONICAL, canonical_key(resource_type, previous["url"]))
         if owner is None:
-            await terminology_index.delete_closure(tx, previous["url"])
+            await _closure_without_users(tx, previous["url"])
+
+
+async def _closure_without_users(tx: Transaction, url: str) -> None:
+    """No user's CodeSystem owns `url` any more: its closure is the core's, if it is a core url."""
+    core = core_code_system(url)
+    if core is None:
+        await terminology_index.delete_closure(tx, url)
+    else:
+        await terminology_index.replace_closure(tx, url, core.closure_pairs())

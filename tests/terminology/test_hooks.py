@@ -8,6 +8,7 @@ import pytest
 
 from ember import terminology
 from ember.access import AccessContext
+from ember.fhir import terminology_hooks
 from ember.store.base import Store
 from tests.conformance import CONFORMANCE
 from tests.terminology.test_expand import LAB, LAB_SYSTEM, include, value_set
@@ -46,13 +47,15 @@ async def test_value_set_codes_for_in_modifiers(client: httpx.AsyncClient, store
     assert await terminology.value_set_codes(SYSTEM, store, "http://example.org/none") is None
 
 
-def test_member_of_for_fhirpath() -> None:
+def test_member_of_on_core_value_sets_needs_no_store() -> None:
+    terminology.install()
+    service = terminology_hooks.installed()
     gender = "http://hl7.org/fhir/ValueSet/administrative-gender"
     coding = {"system": "http://hl7.org/fhir/administrative-gender", "code": "male"}
-    assert terminology.member_of(coding, gender) is True
-    assert terminology.member_of({"coding": [dict(coding, code="man")]}, gender) is False
-    assert terminology.member_of("female", gender) is True
-    assert terminology.member_of("x", "http://example.org/unknown") is None
+    assert service.member_of(coding, gender) is True
+    assert service.member_of({"coding": [dict(coding, code="man")]}, gender) is False
+    assert service.member_of("female", gender) is True
+    assert service.member_of("x", "http://example.org/unknown") is None
 
 
 def local_lab_codes(message: str) -> list[str]:

@@ -19,8 +19,10 @@ and returns a ``list``:
 * ``resolver(reference) -> dict | None``: looks references up for ``resolve()``; without it
   ``resolve()`` finds contained resources, entries of a Bundle being evaluated, or returns a
   ``{"resourceType", "id"}`` stub for literal references (enough for ``resolve() is Patient``).
-* ``terminology(coded_value, value_set_url) -> bool | None``: answers ``memberOf()``; without
-  it ``memberOf()`` raises ``FhirPathEvaluationError``.
+* ``terminology``: an object with ``member_of(coded, value_set_url)`` and
+  ``subsumes(coded_a, coded_b)`` (``context.Terminology``, answered by ember.terminology) for
+  ``memberOf()``, ``subsumes()`` and ``subsumedBy()``; without it they raise
+  ``FhirPathEvaluationError``.
 * ``tracer(name, values)``: receives ``trace()`` output (default: the ``ember.fhirpath``
   logger at DEBUG level).
 

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 # A resolver maps a reference string to the resource it points at (or None).
 Resolver = Callable[[str], "dict[str, Any] | None"]
-# A terminology hook answers memberOf(): is the coded item in the value set? (None: unknown)
-Terminology = Callable[[Any, str], "bool | None"]
+
+
+class Terminology(Protocol):
+    """Answers the FHIR terminology functions. Coded values are what the items hold: a code
+    (str), a Coding or a CodeableConcept (dicts). None means the service cannot tell (an unknown
+    value set or code system), which the functions return as empty."""
+
+    def member_of(self, coded: Any, value_set: str) -> bool | None:
+        """memberOf(): is `coded` (one of its codings, for a CodeableConcept) in `value_set`?"""
+        ...
+
+    def subsumes(self, coded_a: Any, coded_b: Any) -> bool | None:
+        """subsumes(): is A (a coding of it) equivalent to or an ancestor of B (a coding of it)?"""
+        ...
+
+
 # A tracer receives trace() calls: (name, items).
 Tracer = Callable[[str, list[Any]], None]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
-from ember.fhir.fhirpath.context import Context
+from ember.fhir import terminology_hooks
+from ember.fhir.fhirpath.context import Context, Terminology
 from ember.fhir.fhirpath.errors import FhirPathError
 from ember.fhir.fhirpath.model import Node
 from ember.fhir.fhirpath.values import plain
@@ -35,10 +36,12 @@ _RESOURCE, _PRIMITIVE_EXTENSION = ChildKind.RESOURCE, ChildKind.PRIMITIVE_EXTENS
 
 
 class Scope(NamedTuple):
-    """The resource a node belongs to (%resource) and the variables of its evaluations."""
+    """The resource a node belongs to (%resource), the variables of its evaluations, and the
+    terminology service answering memberOf()/subsumes() (installed by the application)."""
 
     resource: Node
     variables: dict[str, list[Any]]
+    terminology: Terminology
 
 
 def location_text(where: Location | None) -> str:
@@ -53,7 +56,7 @@ def violated(rule: Rule, focus: Node, scope: Scope) -> bool:
     """True when `rule` evaluates to false on `focus`. Empty (unknown, e.g. dates of different
     precision) is not a violation, and neither is an evaluation error: the walk never fails a
     write on what the engine cannot decide."""
-    ctx = Context(focus, scope.variables)
+    ctx = Context(focus, scope.variables, terminology=scope.terminology)
     ctx.resource = scope.resource
     try:
         result = rule.closure(ctx.this, ctx)
@@ -90,7 +93,7 @@ class Walker:
         if type(resource_type) is not str or type_plan(resource_type) is None:
             return
         node = Node(value, resource_type)
-        scope = Scope(node, {CONTAINER_VARIABLE: [container or node]})
+        scope = Scope(node, {CONTAINER_VARIABLE: [container or node]}, terminology_hooks.installed())
         self.element(value, resource_type, where, depth, scope)
 
     def element(self, value: dict[str, Any], type_key: str, where: Location, depth: int, scope: Scope) -> None:

@@ -2,13 +2,12 @@
 
 `model.TypeDefinition` describes elements as declared; the walker needs, for every property name
 that may appear in JSON (`valueQuantity`, `_birthDate`, `resourceType`), everything to check it
-with a single dictionary hit: its kind, array-ness, primitive checker, bound codes and Reference
+with a single dictionary hit: its kind, array-ness, primitive checker, bound value set and Reference
 targets. Tables are built on first use and cached for the life of the process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache
@@ -44,10 +43,8 @@ class Slot:
     #: The other half of a primitive: `_given` for `given` and `given` for `_given`.
     sibling: str | None = None
     children: str | None = None
-    #: Codes allowed by a required binding on a `code` element.
-    codes: frozenset[str] | None = None
-    #: Codes by system allowed by a required binding on a CodeableConcept element.
-    systems: Mapping[str, frozenset[str]] | None = None
+    #: The value set url of a required binding on a primitive (`code`) or CodeableConcept
+    #: element; its codes come from the installed terminology (ember/fhir/terminology_hooks.py).
     binding: str | None = None
     is_reference: bool = False
     #: Resource types a Reference may point to; None when any type will do.
@@ -96,34 +93,25 @@ def schema(key: str) -> Schema | None:
 def _slot(element: model.ElementDefinition, type_code: str) -> Slot:
     choice = element.base_name if element.is_choice else None
     if model.is_primitive(type_code):
-        codes = None
-        if element.binding is not None:
-            by_system = model.required_value_set(element.binding)
-            codes = frozenset().union(*by_system.values()) if by_system is not None else None
         return Slot(
             Kind.PRIMITIVE,
             element.is_array,
             choice=choice,
             check=primitives.checker(type_code),
             sibling="_" + element.name if element.is_array else None,
-            codes=codes,
-            binding=element.binding if codes is not None else None,
+            binding=element.binding,
             simple=not element.is_array and choice is None,
         )
     if type_code == "Resource":
         kind = Kind.CONTAINED if element.name == "contained" else Kind.RESOURCE
         return Slot(kind, element.is_array)
-    systems = None
-    if element.binding is not None and type_code == "CodeableConcept":
-        systems = model.required_value_set(element.binding)
     targets = frozenset(element.targets) if element.targets and "Resource" not in element.targets else None
     return Slot(
         Kind.COMPLEX,
         element.is_array,
         choice=choice,
         children=element.child_type_key(type_code),
-        systems=systems,
-        binding=element.binding if systems is not None else None,
+        binding=element.binding if type_code == "CodeableConcept" else None,
         is_reference=type_code == "Reference",
         targets=targets if type_code == "Reference" else None,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ember.fhir import model
+from ember.fhir import model, terminology_hooks
 from ember.fhir.outcome import Issue
 from ember.fhir.validation import references
 from ember.fhir.validation.primitives import json_kind, preview
@@ -54,12 +54,14 @@ def _segment(key: Any, index: int | None) -> str:
 class Walker:
     """Collects the issues of one resource (and of the resources it contains or bundles)."""
 
-    __slots__ = ("issues", "local_references")
+    __slots__ = ("allowed_codes", "issues", "local_references")
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
         #: (fragment, node of the Reference) of every `#id` reference in the current resource.
         self.local_references: list[tuple[str, Node]] = []
+        #: The codes of a required binding, from the installed terminology service.
+        self.allowed_codes = terminology_hooks.installed().allowed_codes
 
     def report(
         self, code: str, message: str, node: Node | None, key: str | None = None, index: int | None = None
@@ -120,8 +122,8 @@ class Walker:
                 problem = slot.check(value)  # type: ignore[misc]
                 if problem is not None:
                     self.primitive_problem(value, problem, node, key)
-                elif slot.codes is not None and value not in slot.codes:
-                    self.bad_code(value, slot, node, key, None)
+                elif slot.binding is not None:
+                    self.bound_code(value, slot, node, key, None)
             else:
                 if slot.choice is not None:
                     choices = self.one_choice(choices, slot.choice, key, node)
@@ -177,7 +179,7 @@ class Walker:
                 self.walk(item, table, child_node, depth + 1)  # type: ignore[arg-type]
                 if slot.is_reference:
                     self.reference(item, slot, child_node)
-                elif slot.systems is not None:
+                elif slot.binding is not None:
                     self.codings(item, slot, child_node)
             else:
                 self.item(obj, item, slot, node, key, index, depth)
@@ -201,7 +203,7 @@ class Walker:
             self.walk(value, schema(slot.children), child_node, depth + 1)  # type: ignore[arg-type]
             if slot.is_reference:
                 self.reference(value, slot, child_node)
-            elif slot.systems is not None:
+            elif slot.binding is not None:
                 self.codings(value, slot, child_node)
         else:
             self.resource(value, (node, key, index), depth + 1, contained=kind is _CONTAINED)
@@ -219,12 +221,14 @@ class Walker:
         problem = slot.check(value)  # type: ignore[misc]
         if problem is not None:
             self.report(problem[0], problem[1], node, key, index)
-        elif slot.codes is not None and value not in slot.codes:
-            self.bad_code(value, slot, node, key, index)
+        elif slot.binding is not None:
+            self.bound_code(value, slot, node, key, index)
 
-    def bad_code(self, value: str, slot: Slot, node: Node, key: str, index: int | None) -> None:
-        message = f"'{value[:100]}' is not in the required value set {slot.binding}"
-        self.report("code-invalid", message, node, key, index)
+    def bound_code(self, value: str, slot: Slot, node: Node, key: str, index: int | None) -> None:
+        allowed = self.allowed_codes(slot.binding)  # type: ignore[arg-type]
+        if allowed is not None and not allowed.contains(None, value):
+            message = f"'{value[:100]}' is not in the required value set {slot.binding}"
+            self.report("code-invalid", message, node, key, index)
 
     def primitive_extension(
         self, obj: dict[str, Any], value: Any, slot: Slot, node: Node, key: str, depth: int
@@ -291,11 +295,14 @@ class Walker:
         codings = concept.get("coding")
         if type(codings) is not list:
             return
+        allowed = self.allowed_codes(slot.binding)  # type: ignore[arg-type]
+        if allowed is None:
+            return
         for index, coding in enumerate(codings):
-            if type(coding) is not dict or type(coding.get("system")) is not str:
+            system = coding.get("system") if type(coding) is dict else None
+            if type(system) is not str or system not in allowed.systems:
                 continue
-            allowed = slot.systems.get(coding["system"])  # type: ignore[union-attr]
-            code = coding.get("code")
-            if allowed is not None and type(code) is str and code not in allowed:
+            code = coding.get("code")  # type: ignore[union-attr]
+            if type(code) is str and not allowed.contains(system, code):
                 message = f"'{code[:100]}' is not in the required value set {slot.binding}"
                 self.report("code-invalid", message, (node, "coding", index), "code")

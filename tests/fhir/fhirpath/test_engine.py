@@ -125,13 +125,39 @@ def test_resolver_hook_is_consulted() -> None:
     assert fhirpath.evaluate(PATIENT, "managingOrganization.resolve().name", resolver=lambda ref: target) == ["Acme"]
 
 
-def test_member_of_needs_a_terminology_hook() -> None:
-    coding = {"resourceType": "Patient", "gender": "male"}
-    with pytest.raises(fhirpath.FhirPathEvaluationError, match="terminology"):
-        fhirpath.evaluate(coding, "gender.memberOf('http://x')")
-    assert fhirpath.evaluate(coding, "gender.memberOf('http://x')", terminology=lambda code, url: code == "male") == [
-        True
-    ]
+class FakeTerminology:
+    """Males are members; a code subsumes itself and every code that starts with it."""
+
+    def member_of(self, coded: Any, value_set: str) -> bool | None:
+        return coded == "male" if value_set == "http://x" else None
+
+    def subsumes(self, coded_a: Any, coded_b: Any) -> bool | None:
+        return coded_b["code"].startswith(coded_a["code"]) if coded_a["system"] == coded_b["system"] else None
+
+
+def test_terminology_functions_need_a_terminology_service() -> None:
+    patient = {"resourceType": "Patient", "gender": "male"}
+    for expression in ("gender.memberOf('http://x')", "gender.subsumes(gender)", "gender.subsumedBy(gender)"):
+        with pytest.raises(fhirpath.FhirPathEvaluationError, match="terminology"):
+            fhirpath.evaluate(patient, expression)
+    terminology = FakeTerminology()
+    assert fhirpath.evaluate(patient, "gender.memberOf('http://x')", terminology=terminology) == [True]
+    assert fhirpath.evaluate(patient, "gender.memberOf('http://y')", terminology=terminology) == []
+
+
+def test_subsumes_and_subsumed_by_ask_in_opposite_directions() -> None:
+    observation = {
+        "resourceType": "Observation",
+        "code": {"coding": [{"system": "s", "code": "ab"}]},
+        "category": [{"coding": [{"system": "s", "code": "a"}]}, {"coding": [{"system": "t", "code": "a"}]}],
+    }
+    hooks = {"terminology": FakeTerminology()}
+    assert fhirpath.evaluate(observation, "category[0].coding.subsumes(%resource.code.coding)", **hooks) == [True]
+    assert fhirpath.evaluate(observation, "code.coding.subsumes(%resource.category[0].coding)", **hooks) == [False]
+    assert fhirpath.evaluate(observation, "code.coding.subsumedBy(%resource.category[0].coding)", **hooks) == [True]
+    assert fhirpath.evaluate(observation, "code.coding.subsumedBy(%resource.category[1].coding)", **hooks) == []
+    # Not single items on either side: empty, as the specification says.
+    assert fhirpath.evaluate(observation, "category.coding.subsumes(%resource.code.coding)", **hooks) == []
 
 
 def test_trace_and_variables() -> None:

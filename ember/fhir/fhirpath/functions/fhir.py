@@ -1,4 +1,5 @@
-"""FHIR-specific and utility functions: extension, resolve, memberOf, types, tree, time."""
+"""FHIR-specific and utility functions: extension, resolve, memberOf/subsumes/subsumedBy, types, tree,
+time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..context import Context
+from ..context import Context, Terminology
 from ..errors import FhirPathEvaluationError
 from ..model import Node, fhir_model
 from ..navigation import children as child_nodes
@@ -75,10 +76,33 @@ def member_of(focus: Collection, ctx: Context, value_set: Collection) -> Collect
     item = singleton(focus, "memberOf()")
     if item is None or url is None:
         return []
-    if ctx.terminology is None:
-        raise FhirPathEvaluationError("memberOf() needs a terminology hook (terminology=...)")
-    answer = ctx.terminology(plain(item), url)
+    answer = _terminology(ctx, "memberOf").member_of(plain(item), url)
     return [] if answer is None else [answer]
+
+
+@function("subsumes", 1)
+def subsumes(focus: Collection, ctx: Context, code: Collection) -> Collection:
+    """True when the input Coding (one of a CodeableConcept's) is equivalent to or subsumes the
+    argument's; empty unless both are single items, or when the code system is unknown."""
+    if len(focus) != 1 or len(code) != 1:
+        return []
+    answer = _terminology(ctx, "subsumes").subsumes(plain(focus[0]), plain(code[0]))
+    return [] if answer is None else [answer]
+
+
+@function("subsumedBy", 1)
+def subsumed_by(focus: Collection, ctx: Context, code: Collection) -> Collection:
+    """subsumes() the other way round: the input is equivalent to or below the argument."""
+    if len(focus) != 1 or len(code) != 1:
+        return []
+    answer = _terminology(ctx, "subsumedBy").subsumes(plain(code[0]), plain(focus[0]))
+    return [] if answer is None else [answer]
+
+
+def _terminology(ctx: Context, name: str) -> Terminology:
+    if ctx.terminology is None:
+        raise FhirPathEvaluationError(f"{name}() needs a terminology service (terminology=...)")
+    return ctx.terminology
 
 
 @function("conformsTo", 1)

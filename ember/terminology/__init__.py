@@ -24,7 +24,7 @@ from ember.interactions.observers import WRITE_OBSERVERS
 from ember.store import terminology_index
 from ember.store.base import Store
 from ember.terminology import snapshot
-from ember.terminology.canonical import track_terminology_writes
+from ember.terminology.canonical import CANONICAL, canonical_key, track_terminology_writes
 from ember.terminology.core import core_code_system
 from ember.terminology.core.stored import CoreLoad, ensure_core
 from ember.terminology.expansion import expand
@@ -85,8 +85,10 @@ async def _closure(store: Store, system: str, code: str, *, below: bool) -> list
     async with store.transaction() as tx:
         lookup = terminology_index.descendants if below else terminology_index.ancestors
         stored = await lookup(tx, system, code)
-    if stored:
+        owned = stored or await tx.get_record(CANONICAL, canonical_key("CodeSystem", system)) is not None
+    if owned:
         return stored
+    # A database whose core is not cached (tools that never started the server) still has it here.
     index = core_code_system(system)
     if index is None or index.find(code) is None:
         return []

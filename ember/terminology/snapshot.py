@@ -39,6 +39,8 @@ from ember.terminology.resolve import Stamp, Terminology, Unresolved
 T = TypeVar("T")
 
 REFRESH_SECONDS = 2.0
+#: How often a worker checks which core its database holds (only another version's start changes it).
+CORE_REFRESH_SECONDS = 60.0
 #: Value sets with more members than this are tested code by code instead of enumerated.
 ENUMERATED_LIMIT = 10_000
 _WATCHED = ("CodeSystem", "ValueSet")
@@ -195,15 +197,16 @@ def coded_values(value: Any) -> list[tuple[str | None, str]]:
 @dataclass(slots=True)
 class _Installed:
     """The snapshot answering the model layer, which store it was read from, as of which
-    history positions."""
+    history positions, and when the store's core was last checked."""
 
     snapshot: Snapshot
     store: int | None = None
-    marker: tuple[int | str, ...] = ()
+    marker: tuple[int, ...] = ()
     checked_at: float = float("-inf")
+    core_checked_at: float = float("-inf")
     stale: bool = True
 
-    def use(self, snapshot: Snapshot, store: int | None = None, marker: tuple[int | str, ...] = ()) -> None:
+    def use(self, snapshot: Snapshot, store: int | None = None, marker: tuple[int, ...] = ()) -> None:
         self.snapshot, self.store, self.marker = snapshot, store, marker
         terminology_hooks.install(snapshot)
 
@@ -218,29 +221,45 @@ def current() -> Snapshot:
 def install_fresh() -> None:
     """Start over with an empty snapshot (core only) answering the model layer."""
     _installed.use(Snapshot())
-    _installed.checked_at, _installed.stale = float("-inf"), True
+    _installed.checked_at = _installed.core_checked_at = float("-inf")
+    _installed.stale = True
 
 
 async def keep_current(store: Store) -> None:
-    """Rebuild the snapshot when this worker wrote terminology, another worker may have, or the
-    store is not the one it was read from; fetch what the last evaluations found missing."""
+    """Rebuild the snapshot when this worker wrote terminology, another worker may have, the
+    store's core changed, or the store is not the one it was read from; fetch what the last
+    evaluations found missing."""
     now = time.monotonic()
     same_store = _installed.store == id(store)
     if same_store and not _installed.stale and now - _installed.checked_at < REFRESH_SECONDS:
-        if _installed.snapshot.noted:
-            await _fetch_noted(store, _installed.snapshot)
+        await _fetch_noted(store, _installed.snapshot)
         return
     stale = _installed.stale
     _installed.checked_at, _installed.stale = now, False
+    core_changed = await _serve_stored_core(store, now, same_store)
     marker = await _marker(store)
-    if same_store and not stale and marker == _installed.marker:
+    if same_store and not stale and not core_changed and marker == _installed.marker:
         await _fetch_noted(store, _installed.snapshot)
         return
-    await _serve_core_of(store, marker[-1])
     fresh = Snapshot(await _owners(store))
     await fresh.fetch(store, [("ValueSet", url) for url in model.required_value_set_urls()])
     await fresh.fetch(store, _installed.snapshot.noted)
     _installed.use(fresh, id(store), marker)
+
+
+async def _serve_stored_core(store: Store, now: float, same_store: bool) -> bool:
+    """Serve the core `store` holds (checked once a minute): the package's copy when the digests
+    agree, and for a database with no core cached; else the stored rows (a newer Ember version
+    refreshed them while this worker runs). Whether the served core changed."""
+    if same_store and now - _installed.core_checked_at < CORE_REFRESH_SECONDS:
+        return False
+    _installed.core_checked_at = now
+    package = package_core()
+    wanted = await stored_digest(store) or package.digest
+    if active_core().digest == wanted:
+        return False
+    use_core(package if wanted == package.digest else await read_core(store) or package)
+    return True
 
 
 async def _fetch_noted(store: Store, snapshot: Snapshot) -> None:
@@ -262,23 +281,13 @@ async def settle(store: Store, evaluate: Callable[[], T]) -> T:
     return result
 
 
-async def _marker(store: Store) -> tuple[int | str, ...]:
-    """The newest history position of each watched type (0 when it has none), and the digest of
-    the core cached in the store ("" when none is)."""
-    positions: list[int | str] = []
+async def _marker(store: Store) -> tuple[int, ...]:
+    """The newest history position of each watched type (0 when it has none)."""
+    positions = []
     for resource_type in _WATCHED:
         newest = await store.history(_CTX, HistoryQuery(resource_type, count=1))
         positions.append(newest[0].seq if newest else 0)
-    return (*positions, await stored_digest(store) or "")
-
-
-async def _serve_core_of(store: Store, digest: int | str) -> None:
-    """Serve the core `store` holds: the package's copy when the digests agree (and for a
-    database with no core cached), else the stored rows (a newer Ember refreshed them)."""
-    package = package_core()
-    wanted = digest or package.digest
-    if active_core().digest != wanted:
-        use_core(package if wanted == package.digest else await read_core(store) or package)
+    return tuple(positions)
 
 
 async def _owners(store: Store) -> dict[Key, Stamp]:

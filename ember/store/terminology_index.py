@@ -21,7 +21,8 @@ _MAX_PARAMETERS = 15_000
 #: Bytes of core resource bodies per INSERT, so one statement stays a few megabytes.
 _MAX_BODY_BYTES = 4_000_000
 
-CoreRow = tuple[str, str, str | None, str]  # (resource type, url, version, JSON body)
+#: A cached core resource: (resource type, canonical url, business version or None, compact JSON).
+CoreRow = tuple[str, str, str | None, str]
 
 
 def _sql(tx: Any, template: str, count: int) -> str:

@@ -124,8 +124,10 @@ class Snapshot:
         return index.subsumption(concept_a.code, concept_b.code)
 
     def allowed_codes(self, value_set: str) -> AllowedCodes | None:
-        if value_set in self._allowed:
-            return self._allowed[value_set]
+        try:
+            return self._allowed[value_set]  # on every bound code of every write: one dict lookup
+        except KeyError:
+            pass
         try:
             allowed = self._allowed_codes(value_set)
         except Unresolved as missing:

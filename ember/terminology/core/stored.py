@@ -18,8 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import orjson
-
 from ember.store import terminology_index
 from ember.store.base import Store, Transaction
 from ember.terminology.canonical import CANONICAL
@@ -63,7 +61,7 @@ async def ensure_core(store: Store, core: CoreTerminology | None = None) -> Core
         if await _digest(tx) == core.digest:
             return CoreLoad(core.digest, loaded=False)
         closure_rows = await _load(tx, core)
-        count = len(core.all_resources())
+        count = len(core.rows())
         await tx.put_record(KIND, _LOADED, {"digest": core.digest, "resources": count, "closureRows": closure_rows})
     return CoreLoad(core.digest, True, count, closure_rows, time.perf_counter() - started)
 
@@ -72,16 +70,12 @@ async def _load(tx: Transaction, core: CoreTerminology) -> int:
     """Replace the cached core resources and their closures; the closure rows written."""
     owned = await _user_code_systems(tx)
     previous = set(await terminology_index.core_urls(tx, "CodeSystem"))
-    rows = [
-        (item["resourceType"], item["url"], item.get("version"), orjson.dumps(item).decode())
-        for item in core.all_resources()
-    ]
-    await terminology_index.replace_core(tx, rows)
+    await terminology_index.replace_core(tx, core.rows())
     closures = {}
-    for url in core.resources["CodeSystem"]:
-        index = core.code_system(url)
-        if index is not None and url not in owned:
-            closures[url] = index.closure_pairs()
+    for url in core.urls("CodeSystem"):
+        index = core.build_index(url) if url not in owned else None
+        if index is not None:
+            closures[url] = list(index.closure_pairs())
     await terminology_index.delete_closures(tx, sorted(previous - set(closures) - owned))
     return await terminology_index.replace_closures(tx, closures)
 
@@ -92,10 +86,8 @@ async def _user_code_systems(tx: Transaction) -> set[str]:
 
 
 async def read_core(store: Store) -> CoreTerminology | None:
-    """The core cached in `store`, parsed; None when none is."""
+    """The core cached in `store` (parsed lazily, like the package's); None when none is."""
     async with store.transaction() as tx:
         digest = await _digest(tx)
         rows = await terminology_index.core_rows(tx) if digest is not None else []
-    if digest is None:
-        return None
-    return CoreTerminology.from_resources(digest, [orjson.loads(row[3]) for row in rows])
+    return None if digest is None else CoreTerminology(digest, rows)

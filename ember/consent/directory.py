@@ -19,8 +19,9 @@ from ember.access import AccessContext
 from ember.consent.provisions import CONSENT_SCOPE_SYSTEM, denials_of
 from ember.fhir import jsonio
 from ember.interactions.observers import WRITE_OBSERVERS
-from ember.store.base import HistoryQuery, NewVersion, Store, Transaction
+from ember.store.base import NewVersion, Store, Transaction
 from ember.store.consent_rules import ConsentDenial, ConsentDenials, install
+from ember.store.positions import newest_positions
 from ember.store.search_query import AnyOf, Condition, ReferenceCondition, SearchQuery, SortKey, TokenCondition
 
 REFRESH_SECONDS = 2.0
@@ -50,20 +51,11 @@ async def keep_current(store: Store) -> None:
         return
     _LOADED.checked_at, stale = now, _LOADED.stale
     _LOADED.stale = False
-    marker = await _marker(store)
+    marker = await newest_positions(store, _WATCHED)
     if same_store and not stale and marker == _LOADED.marker:
         return
     install(ConsentDenials(await load_denials(store)))
     _LOADED.store, _LOADED.marker = id(store), marker
-
-
-async def _marker(store: Store) -> tuple[int, ...]:
-    """The newest history position of each watched type (0 when it has none)."""
-    positions = []
-    for resource_type in _WATCHED:
-        newest = await store.history(_CTX, HistoryQuery(resource_type, count=1))
-        positions.append(newest[0].seq if newest else 0)
-    return tuple(positions)
 
 
 async def load_denials(store: Store) -> list[ConsentDenial]:

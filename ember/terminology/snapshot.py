@@ -28,7 +28,8 @@ from ember.access import AccessContext
 from ember.fhir import model, terminology_hooks
 from ember.fhir.outcome import FhirError
 from ember.fhir.terminology_hooks import AllowedCodes
-from ember.store.base import HistoryQuery, NewVersion, Store, Transaction
+from ember.store.base import NewVersion, Store, Transaction
+from ember.store.positions import newest_positions
 from ember.terminology.canonical import CANONICAL
 from ember.terminology.concepts import CodeSystemIndex
 from ember.terminology.core import active_core, core_code_system, core_resource, package_core, use_core
@@ -183,17 +184,21 @@ class Snapshot:
 
 
 def coded_values(value: Any) -> list[tuple[str | None, str]]:
-    """(system, code) pairs of a code (no system), a Coding or a CodeableConcept."""
+    """(system, code) pairs of a code (no system), a Coding or a CodeableConcept; a system that
+    is not a string counts as none."""
     if isinstance(value, str):
         return [(None, value)]
     if not isinstance(value, dict):
         return []
-    if isinstance(value.get("code"), str):
-        return [(value.get("system"), value["code"])]
-    codings = value.get("coding")
+    codings = [value] if "code" in value else value.get("coding")
     if not isinstance(codings, list):
         return []
-    return [(c.get("system"), c["code"]) for c in codings if isinstance(c, dict) and isinstance(c.get("code"), str)]
+    pairs: list[tuple[str | None, str]] = []
+    for coding in codings:
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            system = coding.get("system")
+            pairs.append((system if isinstance(system, str) else None, coding["code"]))
+    return pairs
 
 
 @dataclass(slots=True)
@@ -239,7 +244,7 @@ async def keep_current(store: Store) -> None:
     stale = _installed.stale
     _installed.checked_at, _installed.stale = now, False
     core_changed = await _serve_stored_core(store, now, same_store)
-    marker = await _marker(store)
+    marker = await newest_positions(store, _WATCHED)
     if same_store and not stale and not core_changed and marker == _installed.marker:
         await _fetch_noted(store, _installed.snapshot)
         return
@@ -281,15 +286,6 @@ async def settle(store: Store, evaluate: Callable[[], T]) -> T:
         await keep_current(store)
         result = evaluate()
     return result
-
-
-async def _marker(store: Store) -> tuple[int, ...]:
-    """The newest history position of each watched type (0 when it has none)."""
-    positions = []
-    for resource_type in _WATCHED:
-        newest = await store.history(_CTX, HistoryQuery(resource_type, count=1))
-        positions.append(newest[0].seq if newest else 0)
-    return tuple(positions)
 
 
 async def _owners(store: Store) -> dict[Key, Stamp]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -66,34 +67,38 @@ async def closure_rows(store: Store) -> int:
     return int(rows[0][0])
 
 
-async def test_server_start_caches_the_core_once_and_a_restart_does_not_reload(backend: Backend) -> None:
-    location = await backend.empty_database()
-    database = location if backend.name == "postgres" else f"sqlite:///{location}"
-    settings = Settings(database_url=database, auth="off")
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        pass
+@asynccontextmanager
+async def opened(backend: Backend, location: str) -> AsyncIterator[Store]:
     store = backend.store(location)
     await store.open()
     try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def start_server(settings: Settings) -> None:
+    """What `ember serve` does at start-up (and at shutdown), without serving."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        pass
+
+
+async def test_server_start_caches_the_core_once_and_a_restart_does_not_reload(backend: Backend) -> None:
+    location = await backend.empty_database()
+    settings = Settings(database_url=location if backend.name == "postgres" else f"sqlite:///{location}", auth="off")
+    await start_server(settings)
+    async with opened(backend, location) as store:
         assert await closure(store, ACT_MOOD, "EXPEC") == CORE_EXPECTATIONS
         stored = await read_core(store)
         assert stored is not None and stored.digest == package_core().digest
         assert sorted(stored.rows()) == sorted(package_core().rows())
         async with store.transaction() as tx:  # mark the cached copy: a reload would undo this
             await terminology_index.delete_closure(tx, ACT_MOOD)
-    finally:
-        await store.close()
-    restarted = create_app(settings)
-    async with restarted.router.lifespan_context(restarted):
-        pass
-    store = backend.store(location)
-    await store.open()
-    try:
+    await start_server(settings)
+    async with opened(backend, location) as store:
         assert await closure(store, ACT_MOOD, "EXPEC") == []
         assert (await ensure_core(store)).loaded is False
-    finally:
-        await store.close()
 
 
 async def test_workers_starting_together_cache_the_core_once(backend: Backend) -> None:

@@ -75,6 +75,9 @@ def test_subsumes_in_a_core_code_system() -> None:
     assert fhirpath.evaluate(expectation, "subsumes(%goal)", {"goal": goal}, **hooks) == [True]
     assert fhirpath.evaluate(expectation, "subsumedBy(%goal)", {"goal": goal}, **hooks) == [False]
     assert fhirpath.evaluate(goal, "subsumedBy(%expectation)", {"expectation": expectation}, **hooks) == [True]
+    # No shared code system, a system that is not a string, an unknown code: it cannot tell.
+    for other in ({"system": "http://x", "code": "GOL"}, {"system": 5, "code": "GOL"}, dict(goal, code="nope")):
+        assert fhirpath.evaluate(expectation, "subsumes(%other)", {"other": other}, **hooks) == []
 
 
 def test_invariants_on_write_ask_the_installed_terminology(monkeypatch: pytest.MonkeyPatch) -> None:

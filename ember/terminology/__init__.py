@@ -12,7 +12,8 @@ this package is what they and other features call. Public hooks (typed, document
 * `keep_current(store)`: brings the snapshot up to date; the dispatcher calls it before each request.
 * `value_set_codes(ctx, store, url)`: the (system, code) pairs of an expansion, for `:in`/`:not-in`.
 * `ancestors(store, system, code)` / `descendants(store, system, code)`: for `:above`/`:below`,
-  from the stored closure (users' code systems) or the core index.
+  from the stored closure (users' and the cached core's code systems; the in-memory core for a
+  database whose core was never cached).
 * `translate_code(ctx, store, concept_map_url, system, code)`: ConceptMap translation for the
   HL7 v2 bridge (ember.terminology.translation).
 """

@@ -109,14 +109,21 @@ def _add_composite(rows: IndexRows, plan: _Plan, items: list[Any], parts: dict[t
     """Each item's component values share a group number, so a query can ask that the code
     and the value of one `Observation.component` match together. Observation has eight
     composites over the same few parts (`code`, `value.as(Quantity)`...): `parts` evaluates
-    each part once per item."""
+    each part once per item. An item without a value for some part gets no rows: a composite
+    query names every part, so such a group could never match (on Synthea this drops a tenth
+    of all index rows: `code-value-date` of every Observation without a date value...)."""
     for group, item in enumerate(items, start=1):
-        for name, part_type, expression in plan.components:
+        values = []
+        for _, _, expression in plan.components:
             key = (id(item), expression.expression)
             if key not in parts:
                 parts[key] = expression(item)
-            for value in parts[key]:
-                if part_type in _ADDERS:
+            values.append(parts[key])
+        if not all(values):
+            continue
+        for (name, part_type, _), found in zip(plan.components, values, strict=True):
+            if part_type in _ADDERS:
+                for value in found:
                     _ADDERS[part_type](rows, name, value, group)
 
 

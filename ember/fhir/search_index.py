@@ -61,10 +61,22 @@ class _Plan:
 
 def index_rows(resource: dict[str, Any]) -> IndexRows:
     """Every index row of `resource`, by table."""
+    rows = _rows(resource, plans_for(resource["resourceType"]))
+    _add_text(rows, resource)
+    return rows
+
+
+def reference_rows(resource: dict[str, Any], params: frozenset[str]) -> list[tuple[Any, ...]]:
+    """The reference rows of just `params` (the audit job asks which patients a resource
+    belongs to: a few compartment parameters instead of every parameter of the type)."""
+    plans = tuple(plan for plan in plans_for(resource["resourceType"]) if plan.code in params)
+    return _rows(resource, plans)["reference"]
+
+
+def _rows(resource: dict[str, Any], plans: tuple[_Plan, ...]) -> IndexRows:
     rows: IndexRows = {table: [] for table in TABLES}
-    resource_type = resource["resourceType"]
     parts: dict[tuple[int, str], list[Any]] = {}  # composite parts evaluated on this resource
-    for plan in plans_for(resource_type):
+    for plan in plans:
         roots = plan.expression.root_keys
         if roots is not None and roots.isdisjoint(resource):
             continue  # most parameters of a type are absent from any one resource
@@ -76,7 +88,6 @@ def index_rows(resource: dict[str, Any]) -> IndexRows:
         else:
             for value in values:
                 _ADDERS[plan.type](rows, plan.code, value, 0)
-    _add_text(rows, resource)
     return rows
 
 

@@ -22,7 +22,7 @@ Key = tuple[str, str]
 # (statement, arguments) -> rows; the pool's fetch.
 Fetch = Callable[..., Awaitable[Sequence[Any]]]
 
-MAX_IN_FLIGHT = 2
+MAX_IN_FLIGHT = 8
 _BATCH_SQL_TEMPLATE = (
     "SELECT {columns} FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(resource_type, id) "
     "USING (resource_type, id)"

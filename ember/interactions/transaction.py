@@ -87,7 +87,12 @@ async def execute_transaction(
             await _point_references(transaction, readable, references, matched)
         pending = [entry for entry in writes if entry.index not in matched]
         _refuse_repeated_targets(pending)
-        keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
+        # Creates need no lookup: their ids are new, and write() refuses one that exists.
+        keys = [
+            (e.request.resource_type or "", e.request.id or "")
+            for e in pending
+            if e.request.id and e.request.interaction != "create"
+        ]
         current = await transaction.current(keys)
         checked = early or {}
         planned = {entry.index: _plan(entry, current, moment, checked.get(entry.index)) for entry in pending}

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
 import orjson
+import re2
 
 from ember.fhir.outcome import error
 
 # Places where a number *might* not survive a float round trip: a fraction ending in 0 (1.50),
 # an exponent (1e2) or a long fraction (more digits than a double keeps). Cheap to scan for; each
 # hit is then checked exactly.
-# Two patterns, because one alternation without a literal first character scans ten times slower.
-_SUSPICIOUS_FRACTION = re.compile(rb"\.[0-9]*(?:0[,}\]\s]|[0-9]{15})")
-_SUSPICIOUS_EXPONENT = re.compile(rb"[eE][-+]?[0-9]+[,}\]\s]")
+# RE2 (a DFA) scans an 800 KB Synthea bundle for both in 0.7 ms where Python's re took 7 ms
+# (the exponent pattern starts at every letter e): that was 3.8% of a server's ingest CPU.
+# Two patterns, because RE2 answers one alternation of both more slowly still.
+_SUSPICIOUS_FRACTION = re2.compile(rb"\.[0-9]*(?:0[,}\]\s]|[0-9]{15})")
+_SUSPICIOUS_EXPONENT = re2.compile(rb"[eE][-+]?[0-9]+[,}\]\s]")
 _NUMBER_CHARS = frozenset(b"0123456789.eE+-")
 
 

@@ -67,6 +67,19 @@ async def _ids_for(transaction: Transaction, resource_type: str, name: str, valu
     return set(await transaction.find_by_token(resource_type, "identifier", system if separator else None, code))
 
 
+def has_conditional_reference(references: list[dict[str, Any]]) -> bool:
+    """Does any of these reference objects name its target by criteria (`Type?query`)? Only
+    then does the resource depend on what the store holds, and must be checked inside the
+    store transaction."""
+    return any(_criteria(node["reference"]) is not None for node in references)
+
+
+def _criteria(reference: str) -> tuple[str, str] | None:
+    """(type, query) of a conditional reference, None for any other reference."""
+    resource_type, question_mark, query = reference.partition("?")
+    return (resource_type, query) if question_mark and is_resource_type(resource_type) else None
+
+
 async def resolve_conditional_references(
     transaction: Transaction, resource: Any, where: str, references: list[dict[str, Any]] | None = None
 ) -> None:
@@ -74,9 +87,10 @@ async def resolve_conditional_references(
     `references` are the resource's reference objects when the caller has found them already."""
     issues: list[Issue] = []
     for node in references_in(resource) if references is None else references:
-        resource_type, question_mark, query = node["reference"].partition("?")
-        if not question_mark or not is_resource_type(resource_type):
+        criteria = _criteria(node["reference"])
+        if criteria is None:
             continue
+        resource_type, query = criteria
         location = f"{location_of(resource, node, where)}.reference"
         ids = await matching_ids(transaction, resource_type, query, location)
         if len(ids) == 1:

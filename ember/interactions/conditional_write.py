@@ -13,25 +13,29 @@ from ember.fhir.outcome import error
 from ember.interactions.conditional import matching_ids
 from ember.interactions.delete import delete_response, write_delete
 from ember.interactions.request import FhirRequest, FhirResponse
-from ember.interactions.update import update_response, write_update
-from ember.interactions.versioning import new_id
-from ember.interactions.writes import in_transaction
+from ember.interactions.update import check_in_transaction, update_response, write_update
+from ember.interactions.versioning import new_id, now
+from ember.interactions.writes import in_transaction, require_resource
 from ember.store.base import NewVersion, Store, Transaction
 
 
 async def handle_update(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
     """No match: create (with the body's id, or a new one); one match: update it; several: 412."""
 
+    resource_type = request.resource_type or ""
+    resource = dict(require_resource(request.body, resource_type, resource_type))
+    moment = now()
+
     async def write(transaction: Transaction) -> NewVersion:
         ids = await _single_match(transaction, request)
-        body_id = request.body.get("id") if isinstance(request.body, dict) else None
+        body_id = resource.get("id")
         if ids and body_id is not None and body_id != next(iter(ids)):
             message = f"The body id '{body_id}' differs from the matched resource '{next(iter(ids))}'"
-            raise error(400, "invalid", message, f"{request.resource_type}.id")
+            raise error(400, "invalid", message, f"{resource_type}.id")
         target = next(iter(ids)) if ids else (body_id or new_id())
-        if isinstance(request.body, dict):
-            request.body["id"] = target
-        return await write_update(ctx, transaction, request, target)
+        resource["id"] = target
+        checked = await check_in_transaction(transaction, resource, target, moment)
+        return await write_update(ctx, transaction, checked, target, request.headers.get("if-match"), moment)
 
     return update_response(await in_transaction(store, write), request.base_url)
 

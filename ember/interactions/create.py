@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from ember.access import AccessContext
 from ember.fhir.outcome import error
-from ember.interactions.conditional import matching_ids, resolve_conditional_references
+from ember.fhir.reference_walk import references_in
+from ember.interactions.conditional import has_conditional_reference, matching_ids, resolve_conditional_references
 from ember.interactions.observers import write_versions
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
-from ember.interactions.writes import in_transaction, plan_create, require_resource
+from ember.interactions.writes import check_create, in_transaction, plan_create, require_resource
 from ember.store.base import Store, StoredVersion, Transaction
 
 
@@ -20,15 +21,22 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
     resource_type = request.resource_type or ""
     resource = require_resource(request.body, resource_type, resource_type)
     criteria = request.headers.get("if-none-exist")
+    moment = now()
+    body = dict(resource)
+    references = references_in(body)
+    # Checked before the store transaction unless what the store holds can change the outcome.
+    early = None if criteria is not None or has_conditional_reference(references) else check_create(body, moment)
 
     async def write(transaction: Transaction) -> tuple[StoredVersion, bool]:
         if criteria is not None:
             existing = await existing_match(transaction, resource_type, criteria)
             if existing is not None:
                 return existing, False
-        body = dict(resource)
-        await resolve_conditional_references(transaction, body, resource_type)
-        planned = plan_create(body, now(), resource_id=request.id)
+        checked = early
+        if checked is None:
+            await resolve_conditional_references(transaction, body, resource_type, references)
+            checked = check_create(body, moment)
+        planned = plan_create(checked, moment, resource_id=request.id)
         await write_versions(ctx, transaction, [planned])
         return planned.as_stored(), True
 

@@ -20,7 +20,7 @@ from ember.interactions.observers import write_versions
 from ember.interactions.read import deleted_error
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
-from ember.interactions.writes import in_transaction, plan_update
+from ember.interactions.writes import check_update, in_transaction, plan_update
 from ember.store.base import NewVersion, Store, Transaction
 
 
@@ -35,7 +35,9 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
         if current.deleted:
             raise deleted_error(current)
         patched = apply_patch(jsonio.loads(current.body), request.body)
-        planned = plan_update(patched, request.id or "", current, now(), request.headers.get("if-match"))
+        moment = now()
+        checked = check_update(patched, request.id or "", moment)
+        planned = plan_update(checked, request.id or "", current, moment, request.headers.get("if-match"))
         await write_versions(ctx, transaction, [planned])
         return planned
 

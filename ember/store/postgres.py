@@ -31,6 +31,7 @@ from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
+from ember.store.read_batcher import ReadBatcher
 from ember.store.searching import Searcher, SearchingStore, TransactionSearch
 
 # A plain connection, or a pooled one (a proxy with the same API).
@@ -316,6 +317,7 @@ class PostgresStore(SearchingStore):
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
         self._searcher = Searcher(self._scan, _dollar)
+        self._reads = ReadBatcher(self._fetch, _READ_SQL, _VERSION_COLUMNS)
 
     async def open(self) -> None:
         # JIT compiles a plan for every statement PostgreSQL estimates as costly; for search
@@ -353,7 +355,7 @@ class PostgresStore(SearchingStore):
             return False
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
-        row = await self._connected().fetchrow(_READ_SQL, resource_type, resource_id)
+        row = await self._reads.read(resource_type, resource_id)
         if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
             return None
         return _stored(row)
@@ -380,8 +382,11 @@ class PostgresStore(SearchingStore):
         count: int = await self._connected().fetchval(sql, *params)
         return count
 
-    async def _scan(self, sql: str, params: list[object]) -> list[asyncpg.Record]:
+    async def _fetch(self, sql: str, *params: object) -> list[asyncpg.Record]:
         return list(await self._connected().fetch(sql, *params))
+
+    async def _scan(self, sql: str, params: list[object]) -> list[asyncpg.Record]:
+        return await self._fetch(sql, *params)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:

@@ -100,7 +100,8 @@ async def test_patient_a_never_sees_patient_b_through_search(
     assert status == 200
     found = _resources(answer)
     assert not [r for r in found if _mentions(r, loaded["b"])]
-    unrestricted = _resources((await _call(AccessContext.system(), store, "GET", resource_type, params))[1])
+    everything = [*params, ("_count", "1000")]
+    unrestricted = _resources((await _call(AccessContext.system(), store, "GET", resource_type, everything))[1])
     assert any(_mentions(r, loaded["b"]) for r in unrestricted) or resource_type == "Immunization"
 
 

@@ -92,3 +92,23 @@ async def test_ping_is_false_before_open_and_open_fails_without_a_server() -> No
 async def test_reads_before_open_raise_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="open"):
         await PostgresStore(UNREACHABLE_URL).read(AccessContext.system(), "Patient", "p1")
+
+
+async def test_bodies_and_long_texts_are_compressed_with_lz4(empty_database: str) -> None:
+    store = PostgresStore(empty_database, min_size=1, max_size=1)
+    await store.open()
+    await store.close()
+    connection = await asyncpg.connect(empty_database)
+    try:
+        methods = await connection.fetch(
+            "SELECT attrelid::regclass::text AS relation, attcompression::text FROM pg_attribute "
+            "WHERE (attrelid, attname) IN (('resource'::regclass, 'body'), ('resource_version'::regclass, 'body'), "
+            "('text_index'::regclass, 'value'))"
+        )
+    finally:
+        await connection.close()
+    assert {row["relation"]: row["attcompression"] for row in methods} == {
+        "resource": "l",
+        "resource_version": "l",
+        "text_index": "l",
+    }

@@ -1,11 +1,12 @@
 """A fast lane for plain paths, the bulk of search-parameter expressions.
 
-``Observation.subject``, ``(Observation.value as Quantity)`` and unions of such paths need no
-FHIRPath machinery: with the root type known, the model tells at compile time which JSON keys
-each step reads (``value`` as Quantity reads ``valueQuantity``). The lane walks the dicts
-directly and returns the same plain values the general engine would. Anything it cannot
-decide statically (polymorphic resources, primitives with ``_name`` extensions, undefined
-elements that must raise) returns ``None`` so the caller uses the general engine.
+``Observation.subject``, ``(Observation.value as CodeableConcept).text``, the resource itself,
+``Observation.subject.where(resolve() is Patient)`` and unions of such paths need no FHIRPath
+machinery: with the root type known, the model tells at compile time which JSON keys each step
+reads (``value`` as Quantity reads ``valueQuantity``). The lane walks the dicts directly and
+returns the same plain values the general engine would. Anything it cannot decide statically
+(polymorphic resources, primitives with ``_name`` extensions, undefined elements that must
+raise, contained references) returns ``None`` so the caller uses the general engine.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .functions.resolve import LITERAL_REFERENCE
 from .model import fhir_model
-from .syntax import Binary, Expr, Member, TypeOp
+from .syntax import Binary, Call, Expr, Member, TypeOp
 
 PlainPath = Callable[[Any], "list[Any] | None"]
 _FALLBACK = None
@@ -25,14 +27,16 @@ def plan(tree: Expr) -> PlainPath | None:
     if isinstance(tree, Binary) and tree.op == "|":
         left, right = plan(tree.left), plan(tree.right)
         return None if left is None or right is None else _union(left, right)
-    as_type = None
-    if isinstance(tree, TypeOp) and tree.op == "as" and tree.type.namespace in (None, "FHIR"):
-        as_type, tree = tree.type.name, tree.operand
+    target = _resolved_type(tree)
+    if target is not None:
+        assert isinstance(tree, Call) and tree.source is not None
+        references = plan(tree.source)
+        return None if references is None else _resolving_to(references, target)
     chain = _chain(tree)
     if chain is None:
         return None
     root_type, names = chain
-    steps = _static_steps(root_type, names, as_type)
+    steps = _static_steps(root_type, names)
     return None if steps is None else _walker(root_type, steps)
 
 
@@ -43,35 +47,55 @@ def root_keys(tree: Expr) -> frozenset[str] | None:
     if isinstance(tree, Binary) and tree.op == "|":
         left, right = root_keys(tree.left), root_keys(tree.right)
         return None if left is None or right is None else left | right
-    as_type = None
-    if isinstance(tree, TypeOp) and tree.op == "as" and tree.type.namespace in (None, "FHIR"):
-        as_type, tree = tree.type.name, tree.operand
+    if _resolved_type(tree) is not None:
+        assert isinstance(tree, Call) and tree.source is not None
+        return root_keys(tree.source)
     chain = _chain(tree)
     if chain is None:
         return None
-    steps = _static_steps(chain[0], chain[1], as_type)
+    steps = _static_steps(*chain)
     return None if not steps else frozenset(steps[0])
 
 
-def _chain(tree: Expr) -> tuple[str, list[str]] | None:
-    names: list[str] = []
-    while isinstance(tree, Member) and tree.source is not None:
-        names.append(tree.name)
-        tree = tree.source
+def _chain(tree: Expr) -> tuple[str, list[tuple[str, str | None]]] | None:
+    """(root resource type, [(element name, type it is cast to with `as`, if any)...])."""
+    names: list[tuple[str, str | None]] = []
+    cast: str | None = None
+    while True:
+        if isinstance(tree, TypeOp) and tree.op == "as" and tree.type.namespace in (None, "FHIR") and cast is None:
+            cast, tree = tree.type.name, tree.operand
+        elif isinstance(tree, Member) and tree.source is not None:
+            names.append((tree.name, cast))
+            cast, tree = None, tree.source
+        else:
+            break
     model = fhir_model()
-    if not (isinstance(tree, Member) and names and model.is_resource(tree.name)):
+    if not (isinstance(tree, Member) and cast is None and model.is_resource(tree.name)):
         return None
     if tree.name in ("Resource", "DomainResource"):
         return None
     return tree.name, names[::-1]
 
 
-def _static_steps(root_type: str, names: list[str], as_type: str | None) -> list[tuple[str, ...]] | None:
+def _resolved_type(tree: Expr) -> str | None:
+    """T for ``path.where(resolve() is T)`` (how search parameters pick references to one
+    type), when T is a concrete resource type; None for anything else."""
+    if not (isinstance(tree, Call) and tree.name == "where" and tree.source is not None and len(tree.args) == 1):
+        return None
+    test = tree.args[0]
+    if not (isinstance(test, TypeOp) and test.op == "is" and test.type.namespace in (None, "FHIR")):
+        return None
+    if test.operand != Call(None, "resolve", ()):
+        return None
+    name = test.type.name
+    return name if fhir_model().is_resource(name) and name not in ("Resource", "DomainResource") else None
+
+
+def _static_steps(root_type: str, names: list[tuple[str, str | None]]) -> list[tuple[str, ...]] | None:
     """The JSON keys each step reads, or None when the path is not statically plain."""
     model = fhir_model()
     types, steps = {root_type}, []
-    for position, name in enumerate(names):
-        last = position == len(names) - 1
+    for name, as_type in names:
         keys: list[str] = []
         next_types: set[str] = set()
         for type_key in types:
@@ -80,7 +104,7 @@ def _static_steps(root_type: str, names: list[str], as_type: str | None) -> list
                 return None
             children = entry[0] if isinstance(entry[0], list) else [entry[0]]
             for child in children:
-                if last and as_type is not None and not _is_as(child, as_type):
+                if as_type is not None and not _is_as(child, as_type):
                     continue
                 keys.append(name + child[0].upper() + child[1:] if entry[0] is children else name)
                 next_types.add(child)
@@ -128,6 +152,30 @@ def _walker(root_type: str, steps: list[tuple[str, ...]]) -> PlainPath:
         return current
 
     return walk
+
+
+def _resolving_to(references: PlainPath, target: str) -> PlainPath:
+    """Keep the references whose literal target is a `target` (resolve() makes a stub of that
+    type for them; see functions/resolve.py). A contained (`#id`) reference needs the real
+    resolve(), and a Bundle root its entries: the general engine takes those."""
+
+    def keep(resource: Any) -> list[Any] | None:
+        found = references(resource)
+        if found is None or resource.get("resourceType") == "Bundle":
+            return _FALLBACK
+        kept = []
+        for item in found:
+            reference = item.get("reference") if type(item) is dict else item
+            if type(reference) is not str or not reference:
+                continue
+            if reference.startswith("#"):
+                return _FALLBACK
+            match = LITERAL_REFERENCE.search(reference)
+            if match is not None and match.group(1) == target:
+                kept.append(item)
+        return kept
+
+    return keep
 
 
 def _union(left: PlainPath, right: PlainPath) -> PlainPath:

@@ -195,3 +195,37 @@ def test_fast_plain_paths_agree_with_the_general_engine() -> None:
             general = [getattr(n, "value", n) for n in compiled.nodes(resource)]
             assert compiled(resource) == general, expression
     assert planned > 500
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("Patient.generalPractitioner.where(resolve() is Practitioner)", [{"reference": "#gp"}]),
+        ("Patient.generalPractitioner.where(resolve() is Organization)", []),
+        (
+            "Observation.subject.where(resolve() is Patient)",
+            [{"reference": "Patient/1"}, {"reference": "http://other.org/fhir/Patient/2/_history/3"}],
+        ),
+        ("(Observation.value as CodeableConcept).text", ["Sweet"]),
+        ("Observation | Observation.component", None),
+    ],
+)
+def test_fast_lane_shapes_agree_with_the_general_engine(expression: str, expected: list[Any] | None) -> None:
+    """Reference-type filters (contained targets fall back to resolve()), casts inside a path
+    and the resource itself: fast lane or not, the answer is the general engine's."""
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "taste"},
+        "subject": [{"reference": "Patient/1"}, {"reference": "Group/1"}],
+        "valueCodeableConcept": {"text": "Sweet"},
+        "component": [{"code": {"text": "part"}}],
+    }
+    observation["subject"].append({"reference": "http://other.org/fhir/Patient/2/_history/3"})
+    resource = PATIENT if expression.startswith("Patient") else observation
+    compiled = fhirpath.compile(expression)
+    general = [getattr(n, "value", n) for n in compiled.nodes(resource)]
+    assert compiled(resource) == general
+    if expected is not None:
+        assert general == expected
+    assert plan(parse(expression)) is not None

@@ -14,7 +14,7 @@ from typing import Any
 from ..context import Context
 from ..model import Node, fhir_model
 
-_LITERAL_RE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
+LITERAL_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 
 
 def resolve_reference(reference: str, ctx: Context) -> dict[str, Any] | None:
@@ -28,7 +28,7 @@ def resolve_reference(reference: str, ctx: Context) -> dict[str, Any] | None:
     index = _bundle_index(ctx)
     if reference in index:
         return index[reference]
-    match = _LITERAL_RE.search(reference)
+    match = LITERAL_REFERENCE.search(reference)
     if match is None:
         return None
     type_name, identifier = match.groups()

@@ -24,15 +24,17 @@ async def test_the_flusher_moves_buffered_records_into_the_outbox(store: Store) 
     buffer.add(store, _record(1))
     buffer.add(store, _record(2))
     flusher = asyncio.create_task(buffer.run(store))
+    jobs = []
     try:
-        for _ in range(100):
+        for _ in range(250):  # a flush takes the records before its transaction commits: wait for the commit
             await asyncio.sleep(0.02)
-            if not buffer.pending(store):
+            async with store.transaction() as tx:
+                jobs = await tx.list_jobs(KIND)
+            if jobs:
                 break
     finally:
         flusher.cancel()
-    async with store.transaction() as tx:
-        jobs = await tx.list_jobs(KIND)
+    assert not buffer.pending(store)
     assert [[r["agent"]["ip"] for r in job.payload["records"]] for job in jobs] == [["10.0.0.1", "10.0.0.2"]]
 
 

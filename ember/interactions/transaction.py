@@ -74,14 +74,18 @@ async def execute_transaction(
     # transaction, so the writer's critical section only appends; others resolve inside it.
     early = None if _needs_store(writes, references) else _check_outside(readable, writes, references, moment)
     # Conditional targets are resolved again on every attempt: a retry after a lost race must
-    # not replay the first attempt's choice (a new id) when a match now exists.
+    # not replay the first attempt's choice (a new id) when a match now exists, nor keep
+    # references the first attempt pointed at its own choices.
     conditional = [(e.request, e.request.interaction, list(e.request.params), e.request.id) for e in writes]
+    as_sent = [(node, node["reference"]) for found in references.values() for node in found]
 
     async def work(transaction: Transaction) -> dict[int, dict[str, Any]]:
         matched: dict[int, StoredVersion] = {}
         if early is None:
             for request, interaction, params, resource_id in conditional:
                 request.interaction, request.params, request.id = interaction, params, resource_id
+            for node, reference in as_sent:
+                node["reference"] = reference
             await _resolve_conditional_targets(transaction, writes)
             matched = await _conditional_create_matches(transaction, writes)
             await _point_references(transaction, readable, references, matched)

@@ -295,3 +295,35 @@ async def test_conditional_delete_in_a_transaction_removes_the_one_match_or_noth
     assert [e["response"]["status"] for e in response.json()["entry"]] == ["204 No Content", "204 No Content"]
     assert (await client.get(f"/Patient/{doomed.json()['id']}")).status_code == 410
     assert (await client.get(f"/Patient/{kept.json()['id']}")).status_code == 200
+
+
+async def test_a_retried_conditional_transaction_points_references_at_what_it_wrote(store: Store) -> None:
+    """The first attempt loses a race (VersionConflict) after resolving and rewriting; the
+    retry chooses new ids, and every reference must follow them, not the first attempt's."""
+    from ember.store.base import VersionConflict
+
+    attempts = []
+
+    async def lose_the_first_race(tx: Transaction) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise VersionConflict("Patient", "raced")
+
+    ctx = AccessContext.system()
+    encounter = {
+        "fullUrl": "urn:uuid:encounter",
+        "resource": {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"}},
+        "request": {"method": "POST", "url": "Encounter"},
+    }
+    bundle = _conditional_bundle("99", "Retried", encounter)
+    bundle["entry"][1]["resource"]["encounter"] = {"reference": "urn:uuid:encounter"}
+    _, entries = read_bundle(bundle, "http://ember.test/fhir")
+    response = await execute_transaction(ctx, entries, store, "minimal", alongside=lose_the_first_race)
+    assert len(attempts) == 2
+    locations = [entry["response"]["location"] for entry in response.resource["entry"]]  # type: ignore[index]
+    patient_id, encounter_id = locations[0].split("/")[1], locations[2].split("/")[1]
+    observation = await store.read(ctx, "Observation", locations[1].split("/")[1])
+    assert observation is not None
+    assert f'"reference":"Patient/{patient_id}"'.encode() in observation.body
+    assert f'"reference":"Encounter/{encounter_id}"'.encode() in observation.body
+    assert await store.read(ctx, "Encounter", encounter_id) is not None

@@ -61,6 +61,20 @@ class _Leaf:
     table: str
     predicate: str
 
+    def on(self, alias: str) -> str:
+        """The predicate on the index row `alias` instead."""
+        return self.predicate.replace("x.", f"{alias}.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The rows (alias `alias` of `table`) a search's matches are taken from: `where` holds
+    for exactly one row per match in `resource`, or at least one in an index table."""
+
+    table: str
+    alias: str
+    where: str
+
 
 class SearchSql:
     """Builds one statement; `bind` appends a parameter and returns its placeholder."""
@@ -95,13 +109,25 @@ class SearchSql:
         resource_type, id, body, then the sort keys."""
         if query.sort:
             return self._sorted_page(query)
-        where = self._filter("r", query.resource_types, query.conditions)
+        source = self._matches(query.resource_types, query.conditions)
+        row = source.alias
+        where = [source.where]
         if query.after is not None:
-            where.append(self._keyset(query, []))
+            where.append(self._keyset(query, [], f"{row}.resource_type", f"{row}.id"))
         tie = "ASC" if not query.backwards else "DESC"
+        order = f"ORDER BY {row}.resource_type {tie}, {row}.id {tie}"
+        limit = f"LIMIT {self.bind(query.count + 1)}"
+        if source.table == "resource":
+            return (
+                f"SELECT {row}.resource_type, {row}.id, {row}.body FROM resource {row} "
+                f"WHERE {' AND '.join(where)} {order} {limit}"
+            )
+        # The page's keys come from the index rows alone, in (type, id) order; only its
+        # resources are read.
+        keys = f"SELECT DISTINCT {row}.resource_type, {row}.id FROM {source.table} {row} WHERE {' AND '.join(where)}"
         return (
-            f"SELECT r.resource_type, r.id, r.body FROM resource r WHERE {' AND '.join(where)} "
-            f"ORDER BY r.resource_type {tie}, r.id {tie} LIMIT {self.bind(query.count + 1)}"
+            f"SELECT r.resource_type, r.id, r.body FROM ({keys} {order} {limit}) p JOIN resource r "
+            f"ON r.resource_type = p.resource_type AND r.id = p.id ORDER BY r.resource_type {tie}, r.id {tie}"
         )
 
     def _sorted_page(self, query: SearchQuery) -> str:
@@ -129,8 +155,12 @@ class SearchSql:
         )
 
     def count(self, query: SearchQuery) -> str:
-        where = self._filter("r", query.resource_types, query.conditions)
-        return f"SELECT count(*) FROM resource r WHERE {' AND '.join(where)}"
+        source = self._matches(query.resource_types, query.conditions)
+        row = source.alias
+        if source.table == "resource":
+            return f"SELECT count(*) FROM resource {row} WHERE {source.where}"
+        keys = f"SELECT DISTINCT {row}.resource_type, {row}.id FROM {source.table} {row} WHERE {source.where}"
+        return f"SELECT count(*) FROM ({keys}) c"
 
     def includes(self, source_keys: Sequence[tuple[str, str]], source_type: str, param: str, target: str | None) -> str:
         """Resources referred to by `param` of the given source resources (`_include`)."""
@@ -167,13 +197,27 @@ class SearchSql:
 
     # --- conditions ----------------------------------------------------------------------------
 
+    def _matches(self, types: Sequence[str], conditions: Sequence[Condition]) -> _Source:
+        """Where the matches are found. With an index condition, its index rows (alias `d`):
+        they exist only for current, not deleted versions, so `resource` need not be read, and
+        an equality lookup gives them in id order. Otherwise `resource` rows (alias `k`)."""
+        driver = min((c for c in conditions if _driver_rank(c) is not None), key=_driver_rank, default=None)
+        if driver is None:
+            return _Source("resource", "k", " AND ".join(self._filter("k", types, conditions)))
+        leaf = self._leaf(driver)
+        where = [self._type_filter("d", types), leaf.on("d")]
+        where += [self._condition("d", types, condition) for condition in conditions if condition is not driver]
+        where += self._access_filter("d", types)
+        return _Source(f"{leaf.table}_index", "d", " AND ".join(where))
+
+    def _type_filter(self, alias: str, types: Sequence[str]) -> str:
+        if len(types) == 1:
+            return f"{alias}.resource_type = {self.bind(types[0])}"
+        return f"{alias}.resource_type IN ({', '.join(self.bind(t) for t in types)})"
+
     def _filter(self, alias: str, types: Sequence[str], conditions: Sequence[Condition]) -> list[str]:
         """The WHERE terms for rows of `alias` of one of `types` matching every condition."""
-        if len(types) == 1:
-            terms = [f"{alias}.resource_type = {self.bind(types[0])}"]
-        else:
-            terms = [f"{alias}.resource_type IN ({', '.join(self.bind(t) for t in types)})"]
-        terms.append(f"NOT {alias}.deleted")
+        terms = [self._type_filter(alias, types), f"NOT {alias}.deleted"]
         terms += [self._condition(alias, types, condition) for condition in conditions]
         terms += self._access_filter(alias, types)
         return terms
@@ -391,7 +435,7 @@ class SearchSql:
         """A subquery of the ids of current `resource_type` resources matching `condition` that
         the caller may see. Index rows exist only for current, not deleted versions, so with no
         access rule for the type a plain index condition needs no visit to `resource`."""
-        if self._rules.rule(resource_type) is None and _is_index_condition(condition):
+        if self._rules.rule(resource_type) is None and _driver_rank(condition) is not None:
             leaf = self._leaf(condition)
             scope = f"x.resource_type = {self.bind(resource_type)}"
             return f"SELECT x.id FROM {leaf.table}_index x WHERE {scope} AND {leaf.predicate}"
@@ -416,7 +460,7 @@ class SearchSql:
                 f"JOIN {leaf.table}_index {name} ON {name}.resource_type = x.resource_type "
                 f"AND {name}.id = x.id AND {name}.grp = x.grp"
             )
-            wheres.append(leaf.predicate.replace("x.", f"{name}."))
+            wheres.append(leaf.on(name))
         scope = (
             f"x.resource_type = {self.bind(types[0])}"
             if len(types) == 1
@@ -468,6 +512,8 @@ class SearchSql:
         ascending = [not key.descending for key in query.sort] + [True, True]
         if query.backwards:
             ascending = [not direction for direction in ascending]
+        if len(query.resource_types) == 1:  # one type: the id alone breaks ties, and the index can seek to it
+            del expressions[-2], after[-2], ascending[-2]
         alternatives = []
         for depth in range(len(expressions)):
             equal = [f"{expressions[i]} = {self.bind(after[i])}" for i in range(depth)]
@@ -480,12 +526,23 @@ class SearchSql:
         return f"n{self._aliases}"
 
 
-def _is_index_condition(condition: Condition) -> bool:
-    """Answered by one index table alone (what `_leaf` renders)."""
-    return isinstance(
-        condition,
-        TokenCondition | CodeSetCondition | StringCondition | RangeCondition | ReferenceCondition | UriCondition,
-    )
+def _driver_rank(condition: Condition) -> int | None:
+    """How well a condition answered by one index table alone (what `_leaf` renders) suits
+    finding the matches: lower is better (equality lookups, then code sets, prefixes and ranges,
+    then substring scans); None if it is not one."""
+    if isinstance(condition, TokenCondition):
+        return 0 if condition.code is not None else 3
+    if isinstance(condition, ReferenceCondition):
+        return 0 if condition.target_id is not None or condition.url is not None else 3
+    if isinstance(condition, UriCondition):
+        return 0 if condition.mode == "eq" else 2
+    if isinstance(condition, CodeSetCondition):
+        return 1
+    if isinstance(condition, StringCondition):
+        return {"exact": 1, "prefix": 2}.get(condition.mode, 4)
+    if isinstance(condition, RangeCondition):
+        return 2
+    return None
 
 
 def _sentinel(key: SortKey) -> object:

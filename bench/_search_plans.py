@@ -1,17 +1,18 @@
 """The query plans of the SQL a search really runs, on either back end.
 
 The searches are replayed in this process, through the same app and store code the server runs
-(an in-process ASGI client), on a store whose connections record every statement they run:
-asyncpg's query logger (SQL and arguments) on a one-connection PostgreSQL pool, SQLite's trace
-callback (SQL with the values bound) on each of the store's connections. Each read is then
-explained on a connection of its own:
+(an in-process ASGI client), on a store that records every statement it runs: the SQL and
+arguments its searcher runs on a one-connection PostgreSQL pool, SQLite's trace callback (SQL
+with the values bound) on each of the store's connections. Each read is then explained on a
+connection of its own:
   - PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)` inside a transaction that is rolled back; a table
     read whole shows as `Seq Scan`;
   - SQLite: `EXPLAIN QUERY PLAN`, timed by running the statement once; a table or index read
     whole shows as a `SCAN` line (`SEARCH` is an index lookup).
-The store has no public hook for its SQL yet, so the tracers reach its connections directly.
-A search or statement running longer than STATEMENT_TIMEOUT_SECONDS is stopped (PostgreSQL
-statement_timeout, SQLite interrupt / progress handler) and shown with its plan alone.
+The store has no public hook for its SQL yet, so the tracers reach into it directly. A search or
+statement running longer than STATEMENT_TIMEOUT_SECONDS is stopped (the store's search timeout;
+PostgreSQL statement_timeout, SQLite interrupt / progress handler when explained) and shown
+with its plan alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -100,7 +102,7 @@ class _Tracer(Protocol):
 async def explain_searches(backend: str, database_url: str, paths: dict[str, str]) -> dict[str, SearchPlans]:
     """For each case key, the plans of the reads its search `path` ran. A search is given up
     after STATEMENT_TIMEOUT_SECONDS (status 0), its statements still explained."""
-    # A search stopped by the timeout answers 500 and the edge logs it: the status says enough.
+    # A search stopped by the store's timeout answers 400 too-costly; the status says enough.
     logging.getLogger("ember.rest").disabled = True
     tracer: _Tracer = await (
         _PostgresTracer.open(database_url) if backend == "postgres" else _SqliteTracer.open(database_url)
@@ -136,8 +138,9 @@ def _belongs_to(path: str, sql: str, args: tuple[object, ...]) -> bool:
 
 
 class _PostgresTracer:
-    """A one-connection pool with asyncpg's query logger and a statement timeout (the pool never
-    resets sessions, so both stay on the connection); explained on a connection of its own."""
+    """A one-connection store whose searcher records the statements it runs (they are prepared
+    statements, which asyncpg's query logger does not see), with the search timeout; explained
+    on a connection of its own, with JIT off as in the store."""
 
     def __init__(self, store: PostgresStore, explainer: asyncpg.Connection) -> None:
         self.store = store
@@ -146,13 +149,18 @@ class _PostgresTracer:
 
     @classmethod
     async def open(cls, url: str) -> _PostgresTracer:
-        store = PostgresStore(url, min_size=1, max_size=1)
+        store = PostgresStore(url, min_size=1, max_size=1, search_timeout=STATEMENT_TIMEOUT_SECONDS)
         await store.open()
-        timeout = {"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000))}
-        tracer = cls(store, await asyncpg.connect(url, server_settings=timeout))
-        async with store._connected().acquire() as connection:
-            connection.add_query_logger(lambda query: tracer.captured.append((query.query, tuple(query.args))))
-            await connection.execute(f"SET statement_timeout = {timeout['statement_timeout']}")
+        settings = {"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000)), "jit": "off"}
+        tracer = cls(store, await asyncpg.connect(url, server_settings=settings))
+        searcher = store._searcher
+        run = searcher._fetch
+
+        async def recorded(sql: str, params: list[object]) -> Sequence[Sequence[object]]:
+            tracer.captured.append((sql, tuple(params)))
+            return await run(sql, params)
+
+        searcher._fetch = recorded
         return tracer
 
     async def explain(self, sql: str, args: tuple[object, ...]) -> StatementPlan:
@@ -195,7 +203,7 @@ class _SqliteTracer:
     @classmethod
     async def open(cls, url: str) -> _SqliteTracer:
         path = url.removeprefix("sqlite:///")
-        store = SqliteStore(path)
+        store = SqliteStore(path, search_timeout=STATEMENT_TIMEOUT_SECONDS)
         await store.open()
         tracer = cls(store, sqlite3.connect(f"file:{path}?mode=ro", uri=True))
         for connection in tracer._connections():

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ember.access import AccessContext
+from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
 from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
 from ember.store.search_sql import SearchSql
@@ -19,6 +20,17 @@ Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
 
 #: Includes per page are capped so one `_revinclude` cannot pull a whole table into a response.
 MAX_INCLUDED = 1000
+
+
+def too_costly(seconds: float) -> FhirError:
+    """The answer to a search statement the store stopped after `seconds` (the search timeout).
+    The spec leaves the status to the server (4xx or 5xx); a 4xx, because the same search
+    would only be stopped again, and clients and proxies retry 5xx answers."""
+    return error(
+        400,
+        "too-costly",
+        f"The search ran longer than {seconds:g} s and was stopped: add parameters that narrow it down",
+    )
 
 
 class Searcher:

@@ -140,7 +140,7 @@ def _belongs_to(path: str, sql: str, args: tuple[object, ...]) -> bool:
 class _PostgresTracer:
     """A one-connection store whose searcher records the statements it runs (they are prepared
     statements, which asyncpg's query logger does not see), with the search timeout; explained
-    on a connection of its own, with JIT off as in the store."""
+    on a connection of its own, with the store's session settings."""
 
     def __init__(self, store: PostgresStore, explainer: asyncpg.Connection) -> None:
         self.store = store
@@ -151,7 +151,11 @@ class _PostgresTracer:
     async def open(cls, url: str) -> _PostgresTracer:
         store = PostgresStore(url, min_size=1, max_size=1, search_timeout=STATEMENT_TIMEOUT_SECONDS)
         await store.open()
-        settings = {"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000)), "jit": "off"}
+        settings = {
+            "statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000)),
+            "jit": "off",
+            "max_parallel_workers_per_gather": "0",
+        }
         tracer = cls(store, await asyncpg.connect(url, server_settings=settings))
         searcher = store._searcher
         run = searcher._fetch

@@ -14,7 +14,7 @@ from ember.access import AccessContext
 from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
 from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
-from ember.store.search_sql import SearchSql
+from ember.store.search_sql import SearchSql, page_parts
 
 Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
 
@@ -43,10 +43,14 @@ class Searcher:
 
     async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
         """One page of matches in order, and whether more follow in the paging direction."""
-        builder = self._sql(ctx)
-        rows = await self._fetch(builder.page(query), builder.params)
+        rows: list[Sequence[Any]] = []
+        for part in page_parts(query):
+            builder = self._sql(ctx)
+            rows += await self._fetch(builder.page(query, part), builder.params)
+            if len(rows) > query.count:
+                break
         more = len(rows) > query.count
-        rows = list(rows[: query.count])
+        rows = rows[: query.count]
         if query.backwards:
             rows.reverse()
         matches = [SearchMatch(row[0], row[1], bytes(row[2]), (*row[3:], row[0], row[1])) for row in rows]

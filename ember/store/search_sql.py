@@ -204,17 +204,13 @@ class SearchSql:
         source_ids = ", ".join(self.bind(resource_id) for _, resource_id in source_keys)
         params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
         target_filter = "" if target is None else f" AND x.target_type = {self.bind(target)}"
+        # The sources' own reference rows, then one primary-key lookup per referenced key.
+        # References by url alone have no target id and match nothing.
         refs = (
-            f"SELECT DISTINCT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "
-            f"{self.bind(source_type)}{params}{target_filter} AND x.id IN ({source_ids}) AND x.target_id IS NOT NULL"
+            f"SELECT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "
+            f"{self.bind(source_type)}{params}{target_filter} AND x.id IN ({source_ids})"
         )
-        # A join from the few referenced keys, so each is one primary-key lookup (PostgreSQL
-        # hashed a row-value IN against a scan of every resource).
-        where = ["NOT r.deleted", *self._access_filter("r", None)]
-        return (
-            f"SELECT r.resource_type, r.id, r.body FROM ({refs}) t JOIN resource r "
-            f"ON r.resource_type = t.target_type AND r.id = t.target_id WHERE {' AND '.join(where)}"
-        )
+        return self._included(f"(r.resource_type, r.id) IN ({refs})")
 
     def revincludes(self, target_keys: Sequence[tuple[str, str]], source_type: str, param: str) -> str:
         """Resources of `source_type` referring to the given resources through `param` (`_revinclude`)."""

@@ -1,11 +1,13 @@
-"""Search planning: a SearchQuery (plus the caller's access filter) to one SQL statement.
+"""Search planning: a SearchQuery (plus the caller's access filter) to SQL.
 
 The same SQL runs on SQLite and PostgreSQL; only the placeholder differs. Every condition is a
-semi-join of the `resource` row against one index table (`r.id IN (SELECT x.id FROM
-token_index x WHERE x.resource_type = ? AND x.param = ? AND x.code = ?)`), so each is answered
-from that table's lookup index and the planner can start from the most selective one. Chains
-and `_has` nest the same shape over the referenced or referring resources, with the access
-filter applied again at every level. Pages are keyset cursors over (sort keys, type, id).
+semi-join against one index table (`d.id IN (SELECT x.id FROM token_index x WHERE
+x.resource_type = ? AND x.param = ? AND x.code = ?)`), answered from that table's lookup
+index, so the planner can start from the most selective one. A page's keys come from the rows
+of one index condition (`d`) when there is one, else from `resource`; only the page's bodies
+are read from `resource`. Chains and `_has` nest the same shape over the referenced or referring
+resources, with the access filter applied again at every level. Pages are keyset cursors over
+(sort keys, type, id); a page sorted on an indexed parameter is read in two parts (`page_parts`).
 """
 
 from __future__ import annotations
@@ -233,7 +235,8 @@ class SearchSql:
     def _matches(self, types: Sequence[str], conditions: Sequence[Condition]) -> _Source:
         """Where the matches are found. With an index condition, its index rows (alias `d`):
         they exist only for current, not deleted versions, so `resource` need not be read, and
-        an equality lookup gives them in id order. Otherwise `resource` rows (alias `k`)."""
+        the table's `_resource` index can give them in id order. Otherwise `resource` rows
+        (alias `k`)."""
         driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
         if driver is None:
             return _Source("resource", "k", " AND ".join(self._filter("k", types, conditions)))

@@ -1,17 +1,18 @@
 """The query plans of the SQL a search really runs, on either back end.
 
 The searches are replayed in this process, through the same app and store code the server runs
-(an in-process ASGI client), on a store whose connections record every statement they run:
-asyncpg's query logger (SQL and arguments) on a one-connection PostgreSQL pool, SQLite's trace
-callback (SQL with the values bound) on each of the store's connections. Each read is then
-explained on a connection of its own:
+(an in-process ASGI client), on a store that records every statement it runs: the SQL and
+arguments its searcher runs on a one-connection PostgreSQL pool, SQLite's trace callback (SQL
+with the values bound) on each of the store's connections. Each read is then explained on a
+connection of its own:
   - PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)` inside a transaction that is rolled back; a table
     read whole shows as `Seq Scan`;
   - SQLite: `EXPLAIN QUERY PLAN`, timed by running the statement once; a table or index read
     whole shows as a `SCAN` line (`SEARCH` is an index lookup).
-The store has no public hook for its SQL yet, so the tracers reach its connections directly.
-A search or statement running longer than STATEMENT_TIMEOUT_SECONDS is stopped (PostgreSQL
-statement_timeout, SQLite interrupt / progress handler) and shown with its plan alone.
+The store has no public hook for its SQL yet, so the tracers reach into it directly. A search or
+statement running longer than STATEMENT_TIMEOUT_SECONDS is stopped (the store's search timeout;
+PostgreSQL statement_timeout, SQLite interrupt / progress handler when explained) and shown
+with its plan alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,9 +51,11 @@ class StatementPlan:
     """One explained statement. `full_scans` are the plan lines that read a whole table;
     `parameter_ranges` those that use an index only to find every row of one resource type or
     of one of its search parameters (its conditions name no column beyond resource_type and
-    param): on a large data set that reads as much as a scan, and once per outer row when it
-    is correlated (on PostgreSQL also the walk of a primary key in ORDER BY order, filtered
-    until LIMIT rows are found, which is fast only when matches are common)."""
+    param; on PostgreSQL also an index read with no condition at all): on a large data set that
+    reads as much as a scan, and once per outer row when it is correlated. Some are walks in
+    the order a page needs, filtered until LIMIT rows are found (the primary key or an index
+    table's `_resource` index in id order, a sort parameter's index in value order): fast when
+    matches are common, a scan when they are rare."""
 
     sql: str
     plan: str
@@ -97,13 +101,17 @@ class _Tracer(Protocol):
     async def close(self) -> None: ...
 
 
-async def explain_searches(backend: str, database_url: str, paths: dict[str, str]) -> dict[str, SearchPlans]:
+async def explain_searches(
+    backend: str, database_url: str, paths: dict[str, str], planner: Mapping[str, str] | None = None
+) -> dict[str, SearchPlans]:
     """For each case key, the plans of the reads its search `path` ran. A search is given up
-    after STATEMENT_TIMEOUT_SECONDS (status 0), its statements still explained."""
-    # A search stopped by the timeout answers 500 and the edge logs it: the status says enough.
+    after STATEMENT_TIMEOUT_SECONDS (status 0), its statements still explained. `planner`:
+    PostgreSQL settings for the explaining session (tests use `enable_seqscan=off` to ask
+    whether each table has a way in other than a scan, whatever its size)."""
+    # A search stopped by the store's timeout answers 400 too-costly; the status says enough.
     logging.getLogger("ember.rest").disabled = True
     tracer: _Tracer = await (
-        _PostgresTracer.open(database_url) if backend == "postgres" else _SqliteTracer.open(database_url)
+        _PostgresTracer.open(database_url, planner or {}) if backend == "postgres" else _SqliteTracer.open(database_url)
     )
     try:
         transport = httpx.ASGITransport(app=create_app(Settings(database_url=database_url, auth="off"), tracer.store))
@@ -136,8 +144,9 @@ def _belongs_to(path: str, sql: str, args: tuple[object, ...]) -> bool:
 
 
 class _PostgresTracer:
-    """A one-connection pool with asyncpg's query logger and a statement timeout (the pool never
-    resets sessions, so both stay on the connection); explained on a connection of its own."""
+    """A one-connection store whose searcher records the statements it runs (they are prepared
+    statements, which asyncpg's query logger does not see), with the search timeout; explained
+    on a connection of its own, with the store's session settings."""
 
     def __init__(self, store: PostgresStore, explainer: asyncpg.Connection) -> None:
         self.store = store
@@ -145,14 +154,24 @@ class _PostgresTracer:
         self._explainer = explainer
 
     @classmethod
-    async def open(cls, url: str) -> _PostgresTracer:
-        store = PostgresStore(url, min_size=1, max_size=1)
+    async def open(cls, url: str, planner: Mapping[str, str]) -> _PostgresTracer:
+        store = PostgresStore(url, min_size=1, max_size=1, search_timeout=STATEMENT_TIMEOUT_SECONDS)
         await store.open()
-        timeout = {"statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000))}
-        tracer = cls(store, await asyncpg.connect(url, server_settings=timeout))
-        async with store._connected().acquire() as connection:
-            connection.add_query_logger(lambda query: tracer.captured.append((query.query, tuple(query.args))))
-            await connection.execute(f"SET statement_timeout = {timeout['statement_timeout']}")
+        settings = {
+            "statement_timeout": str(int(STATEMENT_TIMEOUT_SECONDS * 1000)),
+            "jit": "off",
+            "max_parallel_workers_per_gather": "0",
+            **planner,
+        }
+        tracer = cls(store, await asyncpg.connect(url, server_settings=settings))
+        searcher = store._searcher
+        run = searcher._fetch
+
+        async def recorded(sql: str, params: list[object]) -> Sequence[Sequence[object]]:
+            tracer.captured.append((sql, tuple(params)))
+            return await run(sql, params)
+
+        searcher._fetch = recorded
         return tracer
 
     async def explain(self, sql: str, args: tuple[object, ...]) -> StatementPlan:
@@ -195,7 +214,7 @@ class _SqliteTracer:
     @classmethod
     async def open(cls, url: str) -> _SqliteTracer:
         path = url.removeprefix("sqlite:///")
-        store = SqliteStore(path)
+        store = SqliteStore(path, search_timeout=STATEMENT_TIMEOUT_SECONDS)
         await store.open()
         tracer = cls(store, sqlite3.connect(f"file:{path}?mode=ro", uri=True))
         for connection in tracer._connections():
@@ -224,7 +243,9 @@ class _SqliteTracer:
         finally:
             self._explainer.set_progress_handler(None, 0)
         milliseconds = (time.perf_counter() - started) * 1000
-        scans = [line.strip() for line in lines if line.strip().startswith("SCAN ")]
+        # `SCAN p` of a subquery the plan materialised (a page of keys) reads no table.
+        derived = {line.split()[1] for line in lines if line.strip().startswith(("MATERIALIZE ", "CO-ROUTINE "))}
+        scans = [line.strip() for line in lines if line.strip().startswith("SCAN ") and line.split()[1] not in derived]
         ranges = [
             line.strip()
             for line in lines
@@ -243,17 +264,28 @@ class _SqliteTracer:
 
 
 def _pg_parameter_ranges(lines: list[str]) -> list[str]:
-    """Index scans whose `Index Cond` names no column beyond resource_type and param, with the
-    node line they belong to."""
+    """Index scans whose `Index Cond` names no column beyond resource_type and param, or that
+    have none (the whole index, in its order), with the node line they belong to."""
     found = []
     for number, line in enumerate(lines):
         text = line.strip()
-        if not text.startswith("Index Cond:"):
-            continue
-        if _only_parameter(_PG_CONDITION_COLUMN.findall(text)):
+        if text.startswith("Index Cond:") and _only_parameter(_PG_CONDITION_COLUMN.findall(text)):
             node = next((lines[n] for n in range(number - 1, -1, -1) if "->" in lines[n] or n == 0), "")
             found.append(f"{_node(node)}: {text}")
+        elif " Scan " in text and "Index" in text.split(" Scan ")[0] and not _has_index_cond(lines, number):
+            found.append(f"{_node(line)}: no Index Cond")
     return found
+
+
+def _has_index_cond(lines: list[str], node: int) -> bool:
+    """Whether the plan node on line `node` has an `Index Cond` among its own detail lines."""
+    for line in lines[node + 1 :]:
+        text = line.strip()
+        if text.startswith("->") or not text:
+            return False
+        if text.startswith("Index Cond:"):
+            return True
+    return False
 
 
 def _node(line: str) -> str:

@@ -37,6 +37,8 @@ class Settings:
     #: Search page size when the client sends no _count, and the largest it may ask for.
     search_default_count: int = 50
     search_max_count: int = 1000
+    #: A search statement running longer is stopped and answered 400 too-costly; 0: no limit.
+    search_timeout_ms: int = 20_000
     #: "on": every FHIR request needs a SMART access token; "off": every caller is trusted
     #: (local development only; `ember serve` warns on every start).
     auth: str = "on"

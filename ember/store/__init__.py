@@ -17,9 +17,17 @@ def create_store(settings: Settings) -> Store:
 
         # As in SQLAlchemy: sqlite:///relative.db, sqlite:////absolute/path.db
         path = database_url.removeprefix("sqlite:///")
-        return SqliteStore(path or "ember.db", synchronous=settings.sqlite_synchronous)
+        return SqliteStore(
+            path or "ember.db", synchronous=settings.sqlite_synchronous, search_timeout=search_timeout(settings)
+        )
     if scheme in ("postgresql", "postgres"):
         from ember.store.postgres import PostgresStore
 
-        return PostgresStore(database_url, min_size=settings.postgres_pool_size, max_size=settings.postgres_pool_size)
+        size = settings.postgres_pool_size
+        return PostgresStore(database_url, min_size=size, max_size=size, search_timeout=search_timeout(settings))
     raise ValueError(f"Unsupported database URL '{database_url}': use sqlite:///path or postgresql://...")
+
+
+def search_timeout(settings: Settings) -> float | None:
+    """Seconds a search statement may run (`search_timeout_ms`; 0 is no limit)."""
+    return settings.search_timeout_ms / 1000 if settings.search_timeout_ms > 0 else None

@@ -1,11 +1,13 @@
-"""Search planning: a SearchQuery (plus the caller's access filter) to one SQL statement.
+"""Search planning: a SearchQuery (plus the caller's access filter) to SQL.
 
 The same SQL runs on SQLite and PostgreSQL; only the placeholder differs. Every condition is a
-semi-join of the `resource` row against one index table (`r.id IN (SELECT x.id FROM
-token_index x WHERE x.resource_type = ? AND x.param = ? AND x.code = ?)`), so each is answered
-from that table's lookup index and the planner can start from the most selective one. Chains
-and `_has` nest the same shape over the referenced or referring resources, with the access
-filter applied again at every level. Pages are keyset cursors over (sort keys, type, id).
+semi-join against one index table (`d.id IN (SELECT x.id FROM token_index x WHERE
+x.resource_type = ? AND x.param = ? AND x.code = ?)`), answered from that table's lookup
+index, so the planner can start from the most selective one. A page's keys come from the rows
+of one index condition (`d`) when there is one, else from `resource`; only the page's bodies
+are read from `resource`. Chains and `_has` nest the same shape over the referenced or referring
+resources, with the access filter applied again at every level. Pages are keyset cursors over
+(sort keys, type, id); a page sorted on an indexed parameter is read in two parts (`page_parts`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ember.store.access_rules import NOTHING, AccessRules
+from ember.store.search_leaves import TEXT_MAX, IndexLeaves, Leaf, driver_rank
 from ember.store.search_query import (
     AllOf,
     AnyOf,
     ChainCondition,
-    CodeSetCondition,
     CompartmentCondition,
     CompositeCondition,
     Condition,
@@ -27,20 +29,11 @@ from ember.store.search_query import (
     IdCondition,
     ListCondition,
     MissingCondition,
-    NearCondition,
     Not,
-    RangeCondition,
-    ReferenceCondition,
     SearchQuery,
     SortKey,
-    StringCondition,
-    TokenCondition,
-    UriCondition,
 )
 
-#: Greater than any string the indexes hold (the highest code point), for prefix ranges.
-TEXT_MAX = "\U0010ffff"
-_KM_PER_DEGREE = 111.32
 _SORT_COLUMNS = {
     "token": "code",
     "string": "value",
@@ -51,15 +44,20 @@ _SORT_COLUMNS = {
     "uri": "uri",
 }
 _NO_LIMIT = 2**62
+#: The parts of a page sorted on an indexed parameter (see `page_parts`).
+VALUED = "valued"
+MISSING = "missing"
 _NUMERIC_SORT = frozenset({"number", "date", "quantity"})
 
 
 @dataclass(frozen=True, slots=True)
-class _Leaf:
-    """A condition on one index row (alias `x`) of one table."""
+class _Source:
+    """The rows (alias `alias` of `table`) a search's matches are taken from: `where` holds
+    for exactly one row per match in `resource`, or at least one in an index table."""
 
     table: str
-    predicate: str
+    alias: str
+    where: str
 
 
 class SearchSql:
@@ -73,6 +71,7 @@ class SearchSql:
         self._rules = rules
         self._aliases = 0
         self._outer_bind = bind
+        self._leaves = IndexLeaves(self.bind)
 
     def bind(self, value: Any) -> str:
         """Bind a parameter (into an enclosing statement's list when built for one)."""
@@ -90,64 +89,130 @@ class SearchSql:
             f"(SELECT r.resource_type, r.id FROM resource r WHERE NOT r.deleted AND {access})"
         )
 
-    def page(self, query: SearchQuery) -> str:
-        """The rows of one page (one more than `count`, to tell whether another follows):
-        resource_type, id, body, then the sort keys."""
+    def page(self, query: SearchQuery, part: str | None = None) -> str:
+        """The rows of one page, or of one `part` of it (see `page_parts`), one more than
+        `count` to tell whether another follows: resource_type, id, body, then the sort keys."""
+        if part == VALUED:
+            return self._valued_page(query)
         if query.sort:
-            return self._sorted_page(query)
-        where = self._filter("r", query.resource_types, query.conditions)
+            return self._sorted_page(query, part)
+        source = self._matches(query.resource_types, query.conditions)
+        row = source.alias
+        where = [source.where]
         if query.after is not None:
-            where.append(self._keyset(query, []))
+            where.append(self._keyset(query, [], f"{row}.resource_type", f"{row}.id"))
         tie = "ASC" if not query.backwards else "DESC"
+        order = f"ORDER BY {row}.resource_type {tie}, {row}.id {tie}"
+        limit = f"LIMIT {self.bind(query.count + 1)}"
+        if source.table == "resource":
+            return (
+                f"SELECT {row}.resource_type, {row}.id, {row}.body FROM resource {row} "
+                f"WHERE {' AND '.join(where)} {order} {limit}"
+            )
+        # The page's keys come from the index rows alone, in (type, id) order; only its
+        # resources are read.
+        keys = f"SELECT DISTINCT {row}.resource_type, {row}.id FROM {source.table} {row} WHERE {' AND '.join(where)}"
         return (
-            f"SELECT r.resource_type, r.id, r.body FROM resource r WHERE {' AND '.join(where)} "
-            f"ORDER BY r.resource_type {tie}, r.id {tie} LIMIT {self.bind(query.count + 1)}"
+            f"SELECT r.resource_type, r.id, r.body FROM ({keys} {order} {limit}) p JOIN resource r "
+            f"ON r.resource_type = p.resource_type AND r.id = p.id ORDER BY r.resource_type {tie}, r.id {tie}"
         )
 
-    def _sorted_page(self, query: SearchQuery) -> str:
+    def _valued_page(self, query: SearchQuery) -> str:
+        """Matches with a value for the first sort key, in its order: a walk of that parameter's
+        index rows, each resource taken at the row holding its smallest value (largest when
+        descending), until the page is full. Further sort keys are looked up for those rows.
+        GROUP BY, not DISTINCT, folds a resource's equal rows: PostgreSQL 15 groups rows as
+        they come in key order, but sorts every match first for DISTINCT."""
+        first, *others = query.sort
+        assert first.table is not None
+        types = query.resource_types
+        column = _SORT_COLUMNS[first.table]
+        beyond = ">" if first.descending else "<"
+        where = [
+            self._type_filter("s", types),
+            f"s.param = {self.bind(first.param)}",
+            f"s.{column} IS NOT NULL",
+            f"NOT EXISTS (SELECT 1 FROM {first.table}_index o WHERE o.resource_type = s.resource_type "
+            f"AND o.id = s.id AND o.param = s.param AND o.{column} {beyond} s.{column})",
+            *(self._condition("s", types, condition) for condition in query.conditions),
+            *self._access_filter("s", types),
+        ]
+        keys = [f"s.{column}", *(self._sort_expression(key, "s", resource_row=False) for key in others)]
+        if _cursor_in(query, VALUED):
+            where.append(self._keyset(query, keys, "s.resource_type", "s.id"))
+        names = [f"k{position}" for position in range(len(keys))]
+        selected = ", ".join(["s.resource_type AS t", "s.id AS i", *(f"{k} AS {n}" for k, n in zip(keys, names))])
+        order = self._order(query, names)
+        page = (
+            f"SELECT {selected} FROM {first.table}_index s WHERE {' AND '.join(where)} "
+            f"GROUP BY s.{column}, s.resource_type, s.id ORDER BY {', '.join(order)} LIMIT {self.bind(query.count + 1)}"
+        )
+        return self._with_bodies(page, names, order)
+
+    def _sorted_page(self, query: SearchQuery, part: str | None) -> str:
         """Sort keys are computed once per match in an inner query; the page is cut from those
-        narrow rows, and only its resources' bodies are read."""
-        keys = [self._sort_expression(key) for key in query.sort]
+        narrow rows, and only its resources' bodies are read. As the MISSING part, only the
+        matches without a value for the first key (whose key is then the sentinel)."""
+        keys = [self._sort_expression(key, "r") for key in query.sort]
         names = [f"k{position}" for position in range(len(keys))]
         where = self._filter("r", query.resource_types, query.conditions)
+        if part == MISSING:
+            first = query.sort[0]
+            valued = (
+                f"SELECT o.id FROM {first.table}_index o WHERE {self._scope('o', 'r', query.resource_types)} "
+                f"AND o.param = {self.bind(first.param)} AND o.{_SORT_COLUMNS[str(first.table)]} IS NOT NULL"
+            )
+            where.append(f"NOT (r.id IN ({valued}))")
         matches = ", ".join(["r.resource_type AS t", "r.id AS i", *(f"{k} AS {n}" for k, n in zip(keys, names))])
-        forward = not query.backwards
-        tie = "ASC" if forward else "DESC"
-        order = [f"p.{n} {'DESC' if key.descending == forward else 'ASC'}" for key, n in zip(query.sort, names)]
-        order += [f"p.t {tie}", f"p.i {tie}"]
-        keyset = f" WHERE {self._keyset(query, [f'p.{n}' for n in names], 'p.t', 'p.i')}" if query.after else ""
+        order = self._order(query, names)
+        keyset = ""
+        if _cursor_in(query, part):
+            keyset = f" WHERE {self._keyset(query, [f'p.{n}' for n in names], 'p.t', 'p.i')}"
         # The inner LIMIT keeps both databases from merging the subquery into the outer one,
         # which would compute each sort key again in the keyset and ORDER BY.
         page = (
             f"SELECT * FROM (SELECT {matches} FROM resource r WHERE {' AND '.join(where)} LIMIT {_NO_LIMIT}) p{keyset} "
-            f"ORDER BY {', '.join(order)} LIMIT {self.bind(query.count + 1)}"
+            f"ORDER BY {', '.join(f'p.{term}' for term in order)} LIMIT {self.bind(query.count + 1)}"
         )
+        return self._with_bodies(page, names, order)
+
+    @staticmethod
+    def _order(query: SearchQuery, names: list[str]) -> list[str]:
+        """ORDER BY terms over the key columns `names`, then `t` and `i` (type, id)."""
+        forward = not query.backwards
+        tie = "ASC" if forward else "DESC"
+        order = [f"{n} {'DESC' if key.descending == forward else 'ASC'}" for key, n in zip(query.sort, names)]
+        return [*order, f"t {tie}", f"i {tie}"]
+
+    @staticmethod
+    def _with_bodies(page: str, names: list[str], order: list[str]) -> str:
+        """The page's rows (t, i and the keys `names`) with their resources' bodies."""
         selected = ", ".join(["r.resource_type", "r.id", "r.body", *(f"p.{n}" for n in names)])
         return (
             f"SELECT {selected} FROM ({page}) p JOIN resource r ON r.resource_type = p.t AND r.id = p.i "
-            f"ORDER BY {', '.join(order)}"
+            f"ORDER BY {', '.join(f'p.{term}' for term in order)}"
         )
 
     def count(self, query: SearchQuery) -> str:
-        where = self._filter("r", query.resource_types, query.conditions)
-        return f"SELECT count(*) FROM resource r WHERE {' AND '.join(where)}"
+        source = self._matches(query.resource_types, query.conditions)
+        row = source.alias
+        if source.table == "resource":
+            return f"SELECT count(*) FROM resource {row} WHERE {source.where}"
+        keys = f"SELECT DISTINCT {row}.resource_type, {row}.id FROM {source.table} {row} WHERE {source.where}"
+        return f"SELECT count(*) FROM ({keys}) c"
 
     def includes(self, source_keys: Sequence[tuple[str, str]], source_type: str, param: str, target: str | None) -> str:
         """Resources referred to by `param` of the given source resources (`_include`)."""
         source_ids = ", ".join(self.bind(resource_id) for _, resource_id in source_keys)
         params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
         target_filter = "" if target is None else f" AND x.target_type = {self.bind(target)}"
+        # The sources' own reference rows, then one primary-key lookup per referenced key.
+        # References by url alone have no target id and match nothing.
         refs = (
-            f"SELECT DISTINCT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "
-            f"{self.bind(source_type)}{params}{target_filter} AND x.id IN ({source_ids}) AND x.target_id IS NOT NULL"
+            f"SELECT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "
+            f"{self.bind(source_type)}{params}{target_filter} AND x.id IN ({source_ids})"
         )
-        # A join from the few referenced keys, so each is one primary-key lookup (PostgreSQL
-        # hashed a row-value IN against a scan of every resource).
-        where = ["NOT r.deleted", *self._access_filter("r", None)]
-        return (
-            f"SELECT r.resource_type, r.id, r.body FROM ({refs}) t JOIN resource r "
-            f"ON r.resource_type = t.target_type AND r.id = t.target_id WHERE {' AND '.join(where)}"
-        )
+        return self._included(f"(r.resource_type, r.id) IN ({refs})")
 
     def revincludes(self, target_keys: Sequence[tuple[str, str]], source_type: str, param: str) -> str:
         """Resources of `source_type` referring to the given resources through `param` (`_revinclude`)."""
@@ -167,13 +232,28 @@ class SearchSql:
 
     # --- conditions ----------------------------------------------------------------------------
 
+    def _matches(self, types: Sequence[str], conditions: Sequence[Condition]) -> _Source:
+        """Where the matches are found. With an index condition, its index rows (alias `d`):
+        they exist only for current, not deleted versions, so `resource` need not be read, and
+        the table's `_resource` index can give them in id order. Otherwise `resource` rows
+        (alias `k`)."""
+        driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
+        if driver is None:
+            return _Source("resource", "k", " AND ".join(self._filter("k", types, conditions)))
+        leaf = self._leaves.leaf(driver)
+        where = [self._type_filter("d", types), leaf.on("d")]
+        where += [self._condition("d", types, condition) for condition in conditions if condition is not driver]
+        where += self._access_filter("d", types)
+        return _Source(f"{leaf.table}_index", "d", " AND ".join(where))
+
+    def _type_filter(self, alias: str, types: Sequence[str]) -> str:
+        if len(types) == 1:
+            return f"{alias}.resource_type = {self.bind(types[0])}"
+        return f"{alias}.resource_type IN ({', '.join(self.bind(t) for t in types)})"
+
     def _filter(self, alias: str, types: Sequence[str], conditions: Sequence[Condition]) -> list[str]:
         """The WHERE terms for rows of `alias` of one of `types` matching every condition."""
-        if len(types) == 1:
-            terms = [f"{alias}.resource_type = {self.bind(types[0])}"]
-        else:
-            terms = [f"{alias}.resource_type IN ({', '.join(self.bind(t) for t in types)})"]
-        terms.append(f"NOT {alias}.deleted")
+        terms = [self._type_filter(alias, types), f"NOT {alias}.deleted"]
         terms += [self._condition(alias, types, condition) for condition in conditions]
         terms += self._access_filter(alias, types)
         return terms
@@ -226,7 +306,7 @@ class SearchSql:
                 return "1 = 0"
             return f"{alias}.id IN ({', '.join(self.bind(i) for i in condition.ids)})"
         if isinstance(condition, MissingCondition):
-            member = self._member(alias, types, _Leaf(condition.table, f"x.param = {self.bind(condition.param)}"))
+            member = self._member(alias, types, Leaf(condition.table, f"x.param = {self.bind(condition.param)}"))
             return f"NOT ({member})" if condition.missing else member
         if isinstance(condition, ChainCondition):
             return self._chain(alias, types, condition)
@@ -242,130 +322,14 @@ class SearchSql:
                 f"AND x.id = {self.bind(condition.list_id)} AND x.target_type = {alias}.resource_type"
             )
             return f"{alias}.id IN ({items})"
-        return self._member(alias, types, self._leaf(condition))
+        return self._member(alias, types, self._leaves.leaf(condition))
 
-    def _member(self, alias: str, types: Sequence[str], leaf: _Leaf) -> str:
+    def _member(self, alias: str, types: Sequence[str], leaf: Leaf) -> str:
         """`alias` has an index row satisfying `leaf`."""
         rows = f"SELECT x.id FROM {leaf.table}_index x WHERE x.resource_type = {alias}.resource_type"
         if len(types) == 1 and types[0] != "*":
             rows = f"SELECT x.id FROM {leaf.table}_index x WHERE x.resource_type = {self.bind(types[0])}"
         return f"{alias}.id IN ({rows} AND {leaf.predicate})"
-
-    def _leaf(self, condition: Condition) -> _Leaf:
-        param = f"x.param = {self.bind(getattr(condition, 'param', ''))}"
-        if isinstance(condition, TokenCondition):
-            terms = [param]
-            if condition.code is not None:
-                terms.append(f"x.code = {self.bind(condition.code)}")
-            if condition.system is not None:
-                terms.append(f"x.system = {self.bind(condition.system)}")
-            return _Leaf("token", " AND ".join(terms))
-        if isinstance(condition, CodeSetCondition):
-            if not condition.codes:
-                return _Leaf("token", "1 = 0")
-            pairs = ", ".join(f"({self.bind(system)}, {self.bind(code)})" for system, code in condition.codes)
-            return _Leaf("token", f"{param} AND (x.system, x.code) IN (VALUES {pairs})")
-        if isinstance(condition, StringCondition):
-            table = "text" if condition.param in ("_text", "_content") else "string"
-            return _Leaf(table, f"{param} AND {self._string(condition)}")
-        if isinstance(condition, RangeCondition):
-            return _Leaf(condition.table, f"{param} AND {self._range(condition)}")
-        if isinstance(condition, ReferenceCondition):
-            return _Leaf("reference", f"{param}{self._reference(condition)}")
-        if isinstance(condition, UriCondition):
-            return _Leaf("uri", f"{param} AND {self._uri(condition)}")
-        if isinstance(condition, NearCondition):
-            return _Leaf("number", f"{param} AND {self._near(condition)}")
-        raise TypeError(f"not an index condition: {condition!r}")
-
-    def _string(self, condition: StringCondition) -> str:
-        if condition.mode == "exact":
-            return f"x.exact = {self.bind(condition.value)}"
-        if condition.mode == "contains":
-            escaped = condition.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return f"x.value LIKE {self.bind(f'%{escaped}%')} ESCAPE '\\'"
-        return f"x.value >= {self.bind(condition.value)} AND x.value < {self.bind(condition.value + TEXT_MAX)}"
-
-    def _range(self, condition: RangeCondition) -> str:
-        """The spec's prefix semantics (search.html#prefix) between the target range [low, high]
-        and the search value's range [sl, sh]."""
-        low, high = ("x.canonical_low", "x.canonical_high") if condition.canonical else ("x.low", "x.high")
-        terms = []
-        if condition.table == "quantity" and condition.code is not None:
-            terms.append(f"{'x.canonical_code' if condition.canonical else 'x.code'} = {self.bind(condition.code)}")
-        if condition.table == "quantity" and condition.system is not None and not condition.canonical:
-            terms.append(f"x.system = {self.bind(condition.system)}")
-        prefix = condition.prefix
-        if condition.exact is not None and prefix in ("gt", "lt", "ge", "le", "sa", "eb"):
-            # Numbers and quantities: "gt100" means greater than exactly 100 (search.html#number).
-            value = self.bind(condition.exact)
-            comparison = {
-                "gt": f"{high} > {value}",
-                "lt": f"{low} < {value}",
-                "ge": f"{high} >= {value}",
-                "le": f"{low} <= {value}",
-                "sa": f"{low} > {value}",
-                "eb": f"{high} < {value}",
-            }[prefix]
-            return " AND ".join([*terms, comparison])
-        # Bind only the bounds the comparison uses: PostgreSQL cannot type an unused parameter.
-        sl = self.bind(condition.low) if prefix in ("eq", "ne", "lt", "ge", "le", "eb", "ap") else ""
-        sh = self.bind(condition.high) if prefix in ("eq", "ne", "gt", "ge", "le", "sa", "ap") else ""
-        contained = f"({low} >= {sl} AND {high} <= {sh})"
-        # ge and le are ORs no index can answer; since low <= high, each implies a plain range
-        # on one column, stated first so the high or low index narrows the rows.
-        comparison = {
-            "eq": lambda: contained,
-            "ne": lambda: f"NOT {contained}",
-            "gt": lambda: f"{high} > {sh}",
-            "lt": lambda: f"{low} < {sl}",
-            "ge": lambda: f"{high} >= {sl} AND ({high} > {sh} OR {contained})",
-            "le": lambda: f"{low} <= {sh} AND ({low} < {sl} OR {contained})",
-            "sa": lambda: f"{low} > {sh}",
-            "eb": lambda: f"{high} < {sl}",
-            "ap": lambda: f"({low} <= {sh} AND {high} >= {sl})",
-        }[prefix]()
-        return " AND ".join([*terms, comparison])
-
-    def _reference(self, condition: ReferenceCondition) -> str:
-        terms = ""
-        if condition.target_id is not None:
-            terms += f" AND x.target_id = {self.bind(condition.target_id)}"
-        if condition.target_type is not None:
-            terms += f" AND x.target_type = {self.bind(condition.target_type)}"
-        if condition.url is not None:
-            terms += f" AND x.url = {self.bind(condition.url)}"
-        if condition.version is not None:
-            terms += f" AND x.version = {self.bind(condition.version)}"
-        return terms
-
-    def _uri(self, condition: UriCondition) -> str:
-        if condition.mode == "below":
-            return f"x.uri >= {self.bind(condition.value)} AND x.uri < {self.bind(condition.value + TEXT_MAX)}"
-        if condition.mode == "above":
-            prefixes = _uri_prefixes(condition.value)
-            return f"x.uri IN ({', '.join(self.bind(prefix) for prefix in prefixes)})"
-        return f"x.uri = {self.bind(condition.value)}"
-
-    def _near(self, condition: NearCondition) -> str:
-        """Within the distance on an equirectangular projection around the point: exact enough
-        for the distances `near` is used with, and plain arithmetic on both databases."""
-        import math
-
-        lat_span = condition.kilometres / _KM_PER_DEGREE
-        scale = max(math.cos(math.radians(condition.latitude)), 1e-6)
-        lon_span = lat_span / scale
-        lat, lon = self.bind(condition.latitude), self.bind(condition.longitude)
-        box = (
-            f"x.low BETWEEN {self.bind(condition.latitude - lat_span)} AND {self.bind(condition.latitude + lat_span)} "
-            f"AND x.high BETWEEN {self.bind(condition.longitude - lon_span)} "
-            f"AND {self.bind(condition.longitude + lon_span)}"
-        )
-        distance = (
-            f"((x.low - {lat}) * (x.low - {lat}) + (x.high - {lon}) * (x.high - {lon}) * {self.bind(scale * scale)}) "
-            f"<= {self.bind(lat_span * lat_span)}"
-        )
-        return f"{box} AND {distance}"
 
     def _chain(self, alias: str, types: Sequence[str], condition: ChainCondition) -> str:
         """One branch per target type, united: each branch finds the few target ids first and
@@ -391,8 +355,8 @@ class SearchSql:
         """A subquery of the ids of current `resource_type` resources matching `condition` that
         the caller may see. Index rows exist only for current, not deleted versions, so with no
         access rule for the type a plain index condition needs no visit to `resource`."""
-        if self._rules.rule(resource_type) is None and _is_index_condition(condition):
-            leaf = self._leaf(condition)
+        if self._rules.rule(resource_type) is None and driver_rank(condition) is not None:
+            leaf = self._leaves.leaf(condition)
             scope = f"x.resource_type = {self.bind(resource_type)}"
             return f"SELECT x.id FROM {leaf.table}_index x WHERE {scope} AND {leaf.predicate}"
         nested = self._alias()
@@ -407,7 +371,7 @@ class SearchSql:
 
     def _composite(self, alias: str, types: Sequence[str], condition: CompositeCondition) -> str:
         """Parts joined on the same resource and group: `code` and `value` of one component."""
-        leaves = [self._leaf(part) for part in condition.parts]
+        leaves = [self._leaves.leaf(part) for part in condition.parts]
         first = leaves[0]
         joins, wheres = [], [first.predicate]
         for position, leaf in enumerate(leaves[1:], start=1):
@@ -416,7 +380,7 @@ class SearchSql:
                 f"JOIN {leaf.table}_index {name} ON {name}.resource_type = x.resource_type "
                 f"AND {name}.id = x.id AND {name}.grp = x.grp"
             )
-            wheres.append(leaf.predicate.replace("x.", f"{name}."))
+            wheres.append(leaf.on(name))
         scope = (
             f"x.resource_type = {self.bind(types[0])}"
             if len(types) == 1
@@ -447,15 +411,23 @@ class SearchSql:
 
     # --- order and keyset ------------------------------------------------------------------------
 
-    def _sort_expression(self, key: SortKey) -> str:
+    def _sort_expression(self, key: SortKey, row: str, *, resource_row: bool = True) -> str:
+        """The sort key of the resource of `row` (a resource row, or else an index row)."""
         if key.table is None:
-            return "r.last_updated" if key.param == "_lastUpdated" else "r.id"
+            if key.param == "_id":
+                return f"{row}.id"
+            if resource_row:
+                return f"{row}.last_updated"
+            return (
+                f"(SELECT o.last_updated FROM resource o WHERE o.resource_type = {row}.resource_type "
+                f"AND o.id = {row}.id)"
+            )
         column = _SORT_COLUMNS[key.table]
         aggregate = "MAX" if key.descending else "MIN"
         sentinel = _sentinel(key)
         value = (
-            f"(SELECT {aggregate}(s.{column}) FROM {key.table}_index s WHERE s.resource_type = r.resource_type "
-            f"AND s.id = r.id AND s.param = {self.bind(key.param)})"
+            f"(SELECT {aggregate}(o.{column}) FROM {key.table}_index o WHERE o.resource_type = {row}.resource_type "
+            f"AND o.id = {row}.id AND o.param = {self.bind(key.param)})"
         )
         return f"COALESCE({value}, {self.bind(sentinel)})"
 
@@ -468,24 +440,47 @@ class SearchSql:
         ascending = [not key.descending for key in query.sort] + [True, True]
         if query.backwards:
             ascending = [not direction for direction in ascending]
+        if len(query.resource_types) == 1:  # one type: the id alone breaks ties, and the index can seek to it
+            del expressions[-2], after[-2], ascending[-2]
         alternatives = []
         for depth in range(len(expressions)):
             equal = [f"{expressions[i]} = {self.bind(after[i])}" for i in range(depth)]
             operator = ">" if ascending[depth] else "<"
             alternatives.append(" AND ".join([*equal, f"{expressions[depth]} {operator} {self.bind(after[depth])}"]))
-        return "(" + " OR ".join(f"({alternative})" for alternative in alternatives) + ")"
+        either = "(" + " OR ".join(f"({alternative})" for alternative in alternatives) + ")"
+        if len(expressions) == 1:
+            return either
+        # Implied by the alternatives, but a plain bound on the first column an index can seek to.
+        return f"{expressions[0]} {'>' if ascending[0] else '<'}= {self.bind(after[0])} AND {either}"
 
     def _alias(self) -> str:
         self._aliases += 1
         return f"n{self._aliases}"
 
 
-def _is_index_condition(condition: Condition) -> bool:
-    """Answered by one index table alone (what `_leaf` renders)."""
-    return isinstance(
-        condition,
-        TokenCondition | CodeSetCondition | StringCondition | RangeCondition | ReferenceCondition | UriCondition,
-    )
+def page_parts(query: SearchQuery) -> tuple[str | None, ...]:
+    """The parts a page is read from, in turn, until it is full: one statement (None), or, when
+    the first sort key is an indexed parameter, the matches with a value for it (VALUED) and
+    those without (MISSING), which come last in either direction."""
+    if not query.sort or query.sort[0].table is None:
+        return (None,)
+    if _in_missing(query):
+        return (MISSING, VALUED) if query.backwards else (MISSING,)
+    return (VALUED,) if query.backwards else (VALUED, MISSING)
+
+
+def _in_missing(query: SearchQuery) -> bool:
+    """Whether the page starts among the matches without a first sort key (their cursor key
+    is the sentinel; paging backwards without a cursor starts from the end)."""
+    if query.after is None:
+        return query.backwards
+    return bool(query.after[0] == _sentinel(query.sort[0]))
+
+
+def _cursor_in(query: SearchQuery, part: str | None) -> bool:
+    """Whether the cursor lies in `part` of the page, so that part starts after it (else from
+    its own start)."""
+    return query.after is not None and (part is None or _in_missing(query) == (part == MISSING))
 
 
 def _sentinel(key: SortKey) -> object:
@@ -494,15 +489,3 @@ def _sentinel(key: SortKey) -> object:
         big = 2**62 if key.table == "date" else 1e308
         return -big if key.descending else big
     return "" if key.descending else TEXT_MAX
-
-
-def _uri_prefixes(value: str) -> list[str]:
-    """`value` and each of its shorter forms cut at a `/` (`:above` matches any of them)."""
-    prefixes = [value]
-    cut = value.rstrip("/")
-    while "/" in cut:
-        cut = cut.rsplit("/", 1)[0]
-        if cut.endswith(":/") or cut.endswith(":"):
-            break
-        prefixes.append(cut)
-    return prefixes

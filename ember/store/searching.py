@@ -11,14 +11,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ember.access import AccessContext
+from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
 from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
-from ember.store.search_sql import SearchSql
+from ember.store.search_sql import SearchSql, page_parts
 
 Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
 
 #: Includes per page are capped so one `_revinclude` cannot pull a whole table into a response.
 MAX_INCLUDED = 1000
+
+
+def too_costly(seconds: float) -> FhirError:
+    """The answer to a search statement the store stopped after `seconds` (the search timeout).
+    The spec leaves the status to the server (4xx or 5xx); a 4xx, because the same search
+    would only be stopped again, and clients and proxies retry 5xx answers."""
+    return error(
+        400,
+        "too-costly",
+        f"The search ran longer than {seconds:g} s and was stopped: add parameters that narrow it down",
+    )
 
 
 class Searcher:
@@ -31,10 +43,14 @@ class Searcher:
 
     async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
         """One page of matches in order, and whether more follow in the paging direction."""
-        builder = self._sql(ctx)
-        rows = await self._fetch(builder.page(query), builder.params)
+        rows: list[Sequence[Any]] = []
+        for part in page_parts(query):
+            builder = self._sql(ctx)
+            rows += await self._fetch(builder.page(query, part), builder.params)
+            if len(rows) > query.count:
+                break
         more = len(rows) > query.count
-        rows = list(rows[: query.count])
+        rows = rows[: query.count]
         if query.backwards:
             rows.reverse()
         matches = [SearchMatch(row[0], row[1], bytes(row[2]), (*row[3:], row[0], row[1])) for row in rows]

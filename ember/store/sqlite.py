@@ -46,7 +46,7 @@ from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
-from ember.store.searching import Searcher, SearchingStore, TransactionSearch
+from ember.store.searching import Searcher, SearchingStore, TransactionSearch, too_costly
 
 T = TypeVar("T")
 
@@ -63,6 +63,9 @@ _BUSY_TIMEOUT_MS = 30_000
 _WRITER_CACHE_KIB = 256 * 1024
 _CHECKPOINT_SECONDS = 1.0
 _WRITER_CHECKPOINT_PAGES = 50_000  # ~200 MB of WAL: only when the checkpoint thread falls behind
+#: A running search checks its deadline every this many SQLite virtual-machine steps (well
+#: under a millisecond of work each time).
+_PROGRESS_STEPS = 10_000
 
 
 def format_instant(moment: datetime) -> str:
@@ -179,9 +182,10 @@ def _replace_index_rows(
 class SqliteStore(SearchingStore):
     """The Store protocol on one SQLite database file."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", search_timeout: float | None = None) -> None:
         self.path = path
         self._synchronous = synchronous
+        self._search_timeout = search_timeout
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._scanner: sqlite3.Connection | None = None
@@ -286,7 +290,23 @@ class SqliteStore(SearchingStore):
         return int(row[0])
 
     async def _scan(self, sql: str, params: list[Any]) -> list[Any]:
-        return await self._run(self._scanner_thread, lambda c: c.execute(sql, params).fetchall(), self._scanner)
+        return await self._run(self._scanner_thread, lambda c: self._bounded(c, sql, params), self._scanner)
+
+    def _bounded(self, connection: sqlite3.Connection, sql: str, params: list[Any]) -> list[Any]:
+        """A search statement, interrupted once it runs past the search timeout (400 too-costly)."""
+        timeout = self._search_timeout
+        if timeout is None:
+            return connection.execute(sql, params).fetchall()
+        deadline = time.monotonic() + timeout
+        connection.set_progress_handler(lambda: time.monotonic() > deadline, _PROGRESS_STEPS)
+        try:
+            return connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as failure:
+            if failure.sqlite_errorname == "SQLITE_INTERRUPT":
+                raise too_costly(timeout) from None
+            raise
+        finally:
+            connection.set_progress_handler(None, 0)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:

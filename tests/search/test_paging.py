@@ -104,3 +104,34 @@ async def test_only_current_versions_match(empty_ember: httpx.AsyncClient) -> No
     assert [entry["search"]["mode"] for entry in included["entry"]] == ["match"]
     has = (await empty_ember.get("Patient", params=[("_has:Observation:subject:status", "final")])).json()
     assert _ids(has) == []
+
+
+@pytest.mark.parametrize("sort", ["birthdate", "-birthdate", "given", "-given,birthdate"])
+async def test_sorted_pages_cross_from_valued_to_missing_and_back(empty_ember: httpx.AsyncClient, sort: str) -> None:
+    """Matches without a value for the sort key come last in either direction; `next` links walk
+    from those with a value into those without, `previous` links walk back the same way, and a
+    resource whose key value repeats (a given name written twice) comes once."""
+    valued = [
+        {"name": [{"family": FAMILY, "given": [f"G{index % 4}"]}], "birthDate": f"19{60 + index % 3}-01-01"}
+        for index in range(7)
+    ]
+    valued.append({"name": [{"family": FAMILY, "given": ["G1", "G1"]}], "birthDate": "1961-01-01"})
+    bare = [{"name": [{"family": FAMILY}]} for _ in range(4)]  # neither a given name nor a birth date
+    keys = []
+    for patient in valued + bare:
+        created = await empty_ember.post("Patient", json={"resourceType": "Patient", **patient})
+        assert created.status_code == 201
+        keys.append(f"Patient/{created.json()['id']}")
+    page = (await empty_ember.get("Patient", params=[("family", FAMILY), ("_sort", sort), ("_count", "3")])).json()
+    pages = [_ids(page)]
+    while (following := _link(page, "next")) is not None:
+        page = (await empty_ember.get(following)).json()
+        pages.append(_ids(page))
+    forward = [key for keys_on_page in pages for key in keys_on_page]
+    assert sorted(forward) == sorted(keys)
+    assert set(forward[-len(bare) :]) == set(keys[-len(bare) :])
+    backward = [_ids(page)]
+    while (preceding := _link(page, "previous")) is not None:
+        page = (await empty_ember.get(preceding)).json()
+        backward.append(_ids(page))
+    assert backward == pages[::-1]

@@ -135,12 +135,16 @@ async def explain_searches(
 
 def _belongs_to(path: str, sql: str, args: tuple[object, ...]) -> bool:
     """Whether a captured statement is a read of the search itself. Every few seconds a worker
-    reloads the custom SearchParameters inside whichever request comes next
-    (ember/interactions/custom_parameters.py): that read is not the search's."""
+    refreshes, inside whichever request comes next, its custom SearchParameters
+    (ember/interactions/custom_parameters.py) and its snapshot of users' code systems and value
+    sets (ember/terminology/snapshot.py): those reads are not the search's."""
     if not sql.lstrip().upper().startswith(_READS):
         return False
-    refresh = "SearchParameter" in sql or "SearchParameter" in args
-    return not refresh or path.startswith("/fhir/SearchParameter")
+    refreshed = [name for name in _REFRESHED if name in sql or name in args]
+    return not refreshed or any(path.startswith(f"/fhir/{name}") for name in refreshed)
+
+
+_REFRESHED = ("SearchParameter", "CodeSystem", "ValueSet", "terminology-")
 
 
 class _PostgresTracer:

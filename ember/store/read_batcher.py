@@ -38,6 +38,7 @@ class ReadBatcher:
         self._batch_sql = _BATCH_SQL_TEMPLATE.format(columns=", ".join(f"r.{c.strip()}" for c in columns.split(",")))
         self._waiting: dict[Key, list[asyncio.Future[Any]]] = {}
         self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # held, or the loop may drop a running lookup
 
     async def read(self, resource_type: str, resource_id: str) -> Any:
         """The row of the current version, or None."""
@@ -50,7 +51,9 @@ class ReadBatcher:
     def _send(self) -> None:
         batch, self._waiting = self._waiting, {}
         self._in_flight += 1
-        asyncio.get_running_loop().create_task(self._answer(batch))
+        task = asyncio.get_running_loop().create_task(self._answer(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, batch: dict[Key, list[asyncio.Future[Any]]]) -> None:
         try:

@@ -75,5 +75,5 @@ async def _patients_of_current(store: Store, ids: dict[str, set[str]]) -> dict[t
 
 
 def _patients(resource_type: str, resource_id: str, resource: dict[str, Any]) -> list[str]:
-    params = frozenset(compartment_params("Patient").get(resource_type, ()))
+    params = compartment_params("Patient").get(resource_type, ())
     return compartment_patients(resource_type, resource_id, reference_rows(resource, params))

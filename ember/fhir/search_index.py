@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -68,7 +68,7 @@ def index_rows(resource: dict[str, Any]) -> IndexRows:
     return {table: list(dict.fromkeys(found)) for table, found in rows.items()}
 
 
-def reference_rows(resource: dict[str, Any], params: frozenset[str]) -> list[tuple[Any, ...]]:
+def reference_rows(resource: dict[str, Any], params: Collection[str]) -> list[tuple[Any, ...]]:
     """The reference rows of just `params` (the audit job asks which patients a resource
     belongs to: a few compartment parameters instead of every parameter of the type)."""
     plans = tuple(plan for plan in plans_for(resource["resourceType"]) if plan.code in params)

@@ -8,7 +8,10 @@ one `unnest` lookup costs about what one read did. Nothing is cached: each read 
 a statement that started after the read was asked, so it sees every write acknowledged before
 it (read-your-writes across worker processes holds).
 
-At most `MAX_IN_FLIGHT` statements run at once; keys that arrive meanwhile wait for the next.
+At most `MAX_IN_FLIGHT` statements run at once per worker; keys that arrive meanwhile wait for
+the next. One is best here: each read then costs the least CPU (bench/core.py's reads over 32
+connections, CPU per read of the worker + backend: 83 + 13 us with one, 104-115 + 19-21 us with
+two, 155 + 35 us with eight), and a statement's round trip is short beside a request's.
 With no concurrency a read goes out at once, alone, on the plain single-key statement.
 """
 
@@ -22,7 +25,7 @@ Key = tuple[str, str]
 # (statement, arguments) -> rows; the pool's fetch.
 Fetch = Callable[..., Awaitable[Sequence[Any]]]
 
-MAX_IN_FLIGHT = 8
+MAX_IN_FLIGHT = 1
 _BATCH_SQL_TEMPLATE = (
     "SELECT {columns} FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(resource_type, id) "
     "USING (resource_type, id)"

@@ -293,14 +293,19 @@ class EmberApp(Starlette):
     """Starlette for the lifespan and the routes beside FHIR; a FHIR request goes straight to the
     FHIR endpoint, which answers every failure itself (py-spy on `bench/core.py`'s reads:
     Starlette's middleware and router took 40% of a read's Python time). The FHIR route stays
-    in the router for what skips this lane (methods FHIR does not use get Starlette's 405)."""
+    in the router for what skips this lane: methods FHIR does not use (Starlette's 405) and the
+    fixed paths other routes hold under the FHIR base (`.well-known` discovery documents)."""
 
-    def __init__(self, fhir: FhirEndpoint, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, fhir: FhirEndpoint, *, routes: list[Route], **kwargs: Any) -> None:
+        super().__init__(routes=routes, **kwargs)
         self.fhir = fhir
+        self._held_paths = frozenset(
+            r.path for r in routes if r.path.startswith(FHIR_PREFIX + "/") and r.endpoint is not fhir
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _METHODS and scope["path"].startswith(FHIR_PREFIX):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith(FHIR_PREFIX) and scope["method"] in _METHODS and path not in self._held_paths:
             await self.fhir(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)

@@ -212,3 +212,27 @@ async def test_patient_everything_returns_the_compartment(
     assert [e["resource"]["id"] for e in only_patient["entry"]] == [alice]
     assert (await client.get("/Patient/nobody/$everything")).status_code == 404
     assert (await client.get(f"/Patient/{alice}/$everything", params={"_count": "x"})).status_code == 400
+
+
+async def test_open_ranges_are_stored_and_searched_on_both_stores(client: httpx.AsyncClient) -> None:
+    """A Range without a high bound is indexed up to infinity (and without a low one from minus
+    infinity): PostgreSQL receives index rows as JSON, which has no infinities of its own."""
+    years = {"system": "http://unitsofmeasure.org", "code": "a", "unit": "a"}
+
+    async def condition(onset: dict[str, Any]) -> str:
+        return await _post(
+            client,
+            {
+                "resourceType": "Condition",
+                "subject": {"reference": "Patient/x"},
+                "code": {"text": "open range"},
+                "onsetRange": onset,
+            },
+        )
+
+    above = await condition({"low": {"value": 40, **years}})
+    below = await condition({"high": {"value": 10, **years}})
+    for value, expected in (("gt100", {above}), ("lt5", {below}), ("gt1e300", {above}), ("lt-1e300", {below})):
+        response = await client.get("/Condition", params={"onset-age": value})
+        assert response.status_code == 200, response.text
+        assert set(_ids(response.json())) == expected, value

@@ -63,7 +63,12 @@ _ON_CONFLICT_CURRENT = (
     " ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version, "
     "last_updated = excluded.last_updated, deleted = excluded.deleted, body = excluded.body"
 )
-_CURRENT_VERSIONS_SQL = "SELECT resource_type, id, version FROM resource WHERE (resource_type, id) IN"
+#: `k CROSS JOIN resource`: SQLite keeps that order, one primary-key search per key (with a
+#: row-value `IN` list it scanned the whole table).
+_CURRENT_VERSIONS_SQL = (
+    "SELECT r.resource_type, r.id, r.version FROM (VALUES {keys}) k "
+    "CROSS JOIN resource r ON r.resource_type = k.column1 AND r.id = k.column2"
+)
 #: Rows per multi-row statement: at most 11 columns, so under SQLite's old 999-parameter limit.
 _ROWS_PER_STATEMENT = 64
 _BUSY_TIMEOUT_MS = 30_000
@@ -173,7 +178,7 @@ def _current_versions(connection: sqlite3.Connection, keys: list[tuple[str, str]
     found: dict[tuple[str, str], int] = {}
     for start in range(0, len(keys), _ROWS_PER_STATEMENT):
         chunk = keys[start : start + _ROWS_PER_STATEMENT]
-        sql = f"{_CURRENT_VERSIONS_SQL} ({_values_list(2, len(chunk))})"
+        sql = _CURRENT_VERSIONS_SQL.format(keys=_values_list(2, len(chunk)))
         for resource_type, resource_id, version in connection.execute(sql, [part for key in chunk for part in key]):
             found[(resource_type, resource_id)] = version
     return found

@@ -7,12 +7,13 @@ own connection. Writes are durable when COMMIT returns (synchronous=FULL by defa
 Writers of several worker processes queue on an exclusive flock of a lock file beside the
 database before BEGIN IMMEDIATE: the kernel wakes the next writer the moment the lock is free,
 where SQLite's own busy handler sleeps and polls (measured: two workers ingested 25% less than
-one before this). Only waiting for that lock happens on a thread; once a transaction holds it,
-its statements run inline on the event loop, from BEGIN to COMMIT. They used to run on a writer
-thread, and the lock was then held across every turn of the event loop between two statements
-and every hand-over of the GIL between the two threads: under a Synthea ingest the job
-runner's claims held the lock ~70 ms each and the data transactions ~400 us per resource, two
-to three times the statements' own time.
+one before this). Only waiting for that lock and the COMMIT (whose fsync waits on the disk with
+the GIL released) happen on a thread; once a transaction holds the lock, its statements run
+inline on the event loop. They used to run on a writer thread, and the lock was then held
+across every turn of the event loop between two statements and every hand-over of the GIL
+between the two threads: under a Synthea ingest the job runner's claims held the lock ~70 ms
+each and the data transactions ~400 us per resource, two to three times the statements' own
+time.
 
 Checkpoints (copying the WAL back into the database file) run on their own thread once a
 second, not inside a writer's COMMIT: with SQLite's default of a checkpoint whenever the WAL
@@ -363,7 +364,9 @@ class SqliteStore(SearchingStore):
             except BaseException:
                 self._end("ROLLBACK")
                 raise
-            self._end("COMMIT")
+            # The COMMIT's fsync waits on the disk with the GIL released: on the writer thread
+            # the event loop meanwhile goes on with other requests.
+            await self._run(self._writer_thread, lambda _: self._end("COMMIT"), None)
 
     async def _lock_writer(self) -> None:
         """Take the writers' flock: at once when it is free, else on the writer thread (the

@@ -131,7 +131,7 @@ async def test_an_unsorted_page_reads_resources_only_by_their_keys(
     lines = statement.plan.splitlines()
     if backend.name == "sqlite":
         reads = [line.strip() for line in lines if line.strip().startswith(("SEARCH r ", "SCAN r"))]
-        assert reads == ["SEARCH r USING PRIMARY KEY (resource_type=? AND id=?)"]
+        assert reads == ["SEARCH r USING INDEX resource_key (resource_type=? AND id=?)"]
     else:
         reads = [n for n, line in enumerate(lines) if " on resource " in line]
         assert reads and all("(id = " in lines[n + 1] and "Index Cond" in lines[n + 1] for n in reads), statement.plan

@@ -34,12 +34,16 @@ def too_costly(seconds: float) -> FhirError:
 
 
 class Searcher:
-    def __init__(self, fetch: Fetch, placeholder: Callable[[int], str]) -> None:
+    """`probes`: the store's database wants correlated probes on a page's driving rows
+    (`SearchSql`)."""
+
+    def __init__(self, fetch: Fetch, placeholder: Callable[[int], str], *, probes: bool = False) -> None:
         self._fetch = fetch
         self._placeholder = placeholder
+        self._probes = probes
 
     def _sql(self, ctx: AccessContext) -> SearchSql:
-        return SearchSql(self._placeholder, AccessRules(ctx))
+        return SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes)
 
     async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
         """One page of matches in order, and whether more follow in the paging direction."""
@@ -90,7 +94,7 @@ class Searcher:
             else:
                 by_type.setdefault(resource_type, []).append(resource_id)
         for resource_type, ids in by_type.items():
-            builder = SearchSql(self._placeholder, rules)
+            builder = SearchSql(self._placeholder, rules, probes=self._probes)
             query = SearchQuery((resource_type,), (IdCondition(tuple(dict.fromkeys(ids))),), count=len(ids))
             rows = await self._fetch(builder.page(query), builder.params)
             allowed.update((resource_type, str(row[1])) for row in rows)
@@ -129,7 +133,10 @@ class SearchingStore:
 class TransactionSearch:
     """Searching inside a unit of work (conditional create/update/delete and conditional
     references), so the match and the write see one state. Mixed into both stores'
-    transactions, which provide `_rows`, `_placeholder` and `_serialise`."""
+    transactions, which provide `_rows`, `_placeholder` and `_serialise`, and say whether their
+    database wants correlated probes (`SearchSql`)."""
+
+    _probes = False
 
     async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         raise NotImplementedError
@@ -146,7 +153,7 @@ class TransactionSearch:
     ) -> list[str]:
         """Ids of up to `limit` current resources of `resource_type` matching every condition."""
         await self._serialise(f"{resource_type}?{conditions!r}")
-        builder = SearchSql(self._placeholder, AccessRules(ctx))
+        builder = SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes)
         query = SearchQuery((resource_type,), tuple(conditions), count=limit)
         rows = await self._rows(builder.page(query), builder.params)
         return [str(row[1]) for row in rows[:limit]]

@@ -80,6 +80,8 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
 class SqliteTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on the writer connection; every call runs on the writer thread."""
 
+    _probes = True
+
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self.conflict: VersionConflict | None = None
@@ -196,7 +198,7 @@ class SqliteStore(SearchingStore):
         self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-checkpoint")
         self._write_lock = asyncio.Lock()
         self._lock_file: int | None = None
-        self._searcher = Searcher(self._scan, _numbered)
+        self._searcher = Searcher(self._scan, _numbered, probes=True)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

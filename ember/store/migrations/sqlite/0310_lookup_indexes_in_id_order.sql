@@ -10,6 +10,8 @@ DROP INDEX token_index_lookup;
 CREATE INDEX token_index_lookup ON token_index (resource_type, param, code, system, id);
 DROP INDEX reference_index_target;
 CREATE INDEX reference_index_target ON reference_index (resource_type, param, target_id, target_type, id);
-UPDATE sqlite_stat1 SET stat = '2400000 140000 26000 100 95 1' WHERE idx = 'token_index_lookup';
-UPDATE sqlite_stat1 SET stat = '1000000 72000 22000 3 3 1' WHERE idx = 'reference_index_target';
+-- Dropping an index drops its statistics row: the figures of 0300, and one row per id.
+INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+    ('token_index', 'token_index_lookup', '2400000 140000 26000 100 95 1'),
+    ('reference_index', 'reference_index_target', '1000000 72000 22000 3 3 1');
 ANALYZE sqlite_schema;

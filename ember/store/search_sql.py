@@ -223,7 +223,7 @@ class SearchSql:
         source_ids = ", ".join(self.bind(resource_id) for _, resource_id in source_keys)
         params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
         target_filter = "" if target is None else f" AND x.target_type = {self.bind(target)}"
-        # The sources' own reference rows, then one primary-key lookup per referenced key.
+        # The sources' own reference rows, then one lookup by key per referenced resource.
         # References by url alone have no target id and match nothing.
         refs = (
             f"SELECT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "

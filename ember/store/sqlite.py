@@ -1,6 +1,6 @@
 """The embedded store: SQLite in WAL mode.
 
-Point reads run inline on the event loop: a primary-key lookup costs a few microseconds, less
+Point reads run inline on the event loop: a lookup by key costs a few microseconds, less
 than handing it to a thread. Everything that may wait (a write waiting for another process's
 lock, a history scan) runs on one of two dedicated threads with their own connections, so the
 event loop never blocks on I/O contention. Writes are durable when COMMIT returns
@@ -60,6 +60,9 @@ _UPSERT_CURRENT_SQL = (
     "last_updated = excluded.last_updated, deleted = excluded.deleted, body = excluded.body"
 )
 _BUSY_TIMEOUT_MS = 30_000
+#: Workers starting together wait this long for the one applying the migrations: rebuilding an
+#: index or copying a table of a large database takes minutes (0310 and 0311 at 1M resources).
+_MIGRATION_WAIT_MS = 30 * 60_000
 _WRITER_CACHE_KIB = 256 * 1024
 _CHECKPOINT_SECONDS = 1.0
 _WRITER_CHECKPOINT_PAGES = 50_000  # ~200 MB of WAL: only when the checkpoint thread falls behind
@@ -382,7 +385,11 @@ def _statements(script: str) -> list[str]:
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    connection.execute("BEGIN IMMEDIATE")
+    connection.execute(f"PRAGMA busy_timeout = {_MIGRATION_WAIT_MS}")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     try:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -106,14 +106,16 @@ class SearchSql:
             f"(SELECT r.resource_type, r.id FROM resource r WHERE NOT r.deleted AND {access})"
         )
 
-    def page(self, query: SearchQuery, part: str | None = None) -> str:
+    def page(self, query: SearchQuery, part: str | None = None, *, driver: Condition | None = None) -> str:
         """The rows of one page, or of one `part` of it (see `page_parts`), one more than
-        `count` to tell whether another follows: resource_type, id, body, then the sort keys."""
+        `count` to tell whether another follows: resource_type, id, body, then the sort keys.
+        `driver`: the index condition an unsorted page's keys come from, when the caller knows
+        better than `driver_rank` (see range_driver.py)."""
         if part == VALUED:
             return self._valued_page(query)
         if query.sort:
             return self._sorted_page(query, part)
-        source = self._matches(query.resource_types, query.conditions)
+        source = self._matches(query.resource_types, query.conditions, driver)
         row = source.alias
         where = [source.where]
         if query.after is not None:
@@ -249,12 +251,15 @@ class SearchSql:
 
     # --- conditions ----------------------------------------------------------------------------
 
-    def _matches(self, types: Sequence[str], conditions: Sequence[Condition]) -> _Source:
+    def _matches(
+        self, types: Sequence[str], conditions: Sequence[Condition], driver: Condition | None = None
+    ) -> _Source:
         """Where the matches are found. With an index condition, its index rows (alias `d`):
         they exist only for current, not deleted versions, so `resource` need not be read, and
         the table's `_resource` index can give them in id order. Otherwise `resource` rows
         (alias `k`)."""
-        driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
+        if driver is None:
+            driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
         if driver is None:
             return _Source("resource", "k", " AND ".join(self._filter("k", types, conditions)))
         leaf = self._leaves.leaf(driver)

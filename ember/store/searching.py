@@ -13,6 +13,7 @@ from typing import Any
 from ember.access import AccessContext
 from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
+from ember.store.range_driver import extent_sql, narrowest, range_candidates
 from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
 from ember.store.search_sql import SearchSql, page_parts
 
@@ -48,9 +49,10 @@ class Searcher:
     async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
         """One page of matches in order, and whether more follow in the paging direction."""
         rows: list[Sequence[Any]] = []
+        driver = await self._range_driver(query)
         for part in page_parts(query):
             builder = self._sql(ctx)
-            rows += await self._fetch(builder.page(query, part), builder.params)
+            rows += await self._fetch(builder.page(query, part, driver=driver), builder.params)
             if len(rows) > query.count:
                 break
         more = len(rows) > query.count
@@ -59,6 +61,16 @@ class Searcher:
             rows.reverse()
         matches = [SearchMatch(row[0], row[1], bytes(row[2]), (*row[3:], row[0], row[1])) for row in rows]
         return matches, more
+
+    async def _range_driver(self, query: SearchQuery) -> Condition | None:
+        """With probes, of several range conditions on one parameter, the one fewest rows satisfy
+        (range_driver.py); None to leave the choice to `SearchSql`."""
+        candidates = range_candidates(query) if self._probes else []
+        if not candidates:
+            return None
+        sql, params = extent_sql(query.resource_types[0], candidates[0], self._placeholder)
+        rows = await self._fetch(sql, params)
+        return narrowest(candidates, rows[0][0], rows[0][1])
 
     async def count(self, ctx: AccessContext, query: SearchQuery) -> int:
         builder = self._sql(ctx)

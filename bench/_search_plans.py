@@ -43,6 +43,10 @@ _PARAMETER_COLUMNS = frozenset({"resource_type", "param"})
 _PG_CONDITION_COLUMN = re.compile(r"(?:\w+\.)?(\w+) (?:=|<>|>=|<=|>|<|~~|~>=~|~<~)")
 _SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX \S+ \(([^)]*)\)")
 _SQLITE_CONDITION_COLUMN = re.compile(r"(\w+)(?:=|>|<)")
+#: A statement of scalar `min()`/`max()` subqueries (SQLite's extent of a range parameter): each
+#: reads one entry at the end of an index, though the plan shows the index narrowed to a parameter.
+_EXTENT_PART = r"\(SELECT (?:min|max)\(\w+\) FROM \w+ WHERE [^()]*\)"
+_SQLITE_EXTENT = re.compile(rf"SELECT {_EXTENT_PART}(?:, {_EXTENT_PART})*")
 Statement = tuple[str, tuple[object, ...]]
 
 
@@ -247,14 +251,17 @@ class _SqliteTracer:
         finally:
             self._explainer.set_progress_handler(None, 0)
         milliseconds = (time.perf_counter() - started) * 1000
-        # `SCAN p` of a subquery the plan materialised (a page of keys) reads no table.
+        # `SCAN p` of a subquery the plan materialised (a page of keys) reads no table, nor does
+        # `SCAN CONSTANT ROW` (a SELECT without FROM).
         derived = {line.split()[1] for line in lines if line.strip().startswith(("MATERIALIZE ", "CO-ROUTINE "))}
+        derived.add("CONSTANT")
         scans = [line.strip() for line in lines if line.strip().startswith("SCAN ") and line.split()[1] not in derived]
         ranges = [
             line.strip()
             for line in lines
             if (index := _SQLITE_INDEX.search(line))
             and _only_parameter(_SQLITE_CONDITION_COLUMN.findall(index.group(1)))
+            and not _SQLITE_EXTENT.fullmatch(sql)
         ]
         return StatementPlan(sql, "\n".join(lines), milliseconds, scans, ranges, cut_off)
 

@@ -43,6 +43,27 @@ class RunningServer:
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's process group: the parent and
+        its workers, SQLite included (it runs inside them)."""
+        return group_cpu_seconds(self.process.pid)
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of the live processes of process group `group` (from /proc)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
 
 def free_port() -> int:
     """A loopback port nobody listens on right now (the kernel picks it)."""

@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -101,10 +102,21 @@ def _load(
     args: argparse.Namespace,
 ) -> None:
     _progress(f"{manifest.backend}: loading copies from {manifest.resources:,} to {args.resources:,} resources")
+    # Per tenth of the load: its rate and the server's CPU per resource (how a write's cost
+    # grows with the data set, separate from the load generator's share of the cores).
+    last = (manifest.resources, server.cpu_seconds(), time.perf_counter())
 
     def progress(state: Manifest) -> None:
+        nonlocal last
         manifest.save(manifest_path)
-        _progress(f"{state.backend}: {state.resources:,} resources, {state.load_rate:,.0f}/s")
+        resources, cpu, now = state.resources, server.cpu_seconds(), time.perf_counter()
+        added = max(1, resources - last[0])
+        _progress(
+            f"{state.backend}: {resources:,} resources, {state.load_rate:,.0f}/s overall; last {added:,}: "
+            f"{added / (now - last[2]):,.0f}/s, {1e6 * (cpu - last[1]) / added:,.0f} us server CPU per resource, "
+            f"1-minute load {os.getloadavg()[0]:.1f}"
+        )
+        last = (resources, cpu, now)
 
     try:
         asyncio.run(

@@ -61,14 +61,31 @@ class _Source:
 
 
 class SearchSql:
-    """Builds one statement; `bind` appends a parameter and returns its placeholder."""
+    """Builds one statement; `bind` appends a parameter and returns its placeholder.
+
+    `probes` renders the conditions checked on the driving index condition's rows of an
+    unsorted page as correlated probes of each row's own index entries (`EXISTS (... x.id =
+    d.id ...)`, through the table's `_resource` index) rather than as semi-joins. SQLite
+    materialises an uncorrelated `IN (SELECT ...)` whole, then drove the page from it: the other
+    side of a date range read half the date index. A probe costs one index seek per row walked,
+    and the walk in id order stops when the page is full. A sorted page keeps the semi-join:
+    SQLite cannot stop a walk in sort-key order early (it groups every row first), so there it
+    is cheaper to collect the matches of the condition. PostgreSQL plans either form as a
+    semi-join from its statistics, so it keeps the uncorrelated one.
+    """
 
     def __init__(
-        self, placeholder: Callable[[int], str], rules: AccessRules, bind: Callable[[Any], str] | None = None
+        self,
+        placeholder: Callable[[int], str],
+        rules: AccessRules,
+        bind: Callable[[Any], str] | None = None,
+        *,
+        probes: bool = False,
     ) -> None:
         self.params: list[Any] = []
         self._placeholder = placeholder
         self._rules = rules
+        self._probes = probes
         self._aliases = 0
         self._outer_bind = bind
         self._leaves = IndexLeaves(self.bind)
@@ -89,14 +106,16 @@ class SearchSql:
             f"(SELECT r.resource_type, r.id FROM resource r WHERE NOT r.deleted AND {access})"
         )
 
-    def page(self, query: SearchQuery, part: str | None = None) -> str:
+    def page(self, query: SearchQuery, part: str | None = None, *, driver: Condition | None = None) -> str:
         """The rows of one page, or of one `part` of it (see `page_parts`), one more than
-        `count` to tell whether another follows: resource_type, id, body, then the sort keys."""
+        `count` to tell whether another follows: resource_type, id, body, then the sort keys.
+        `driver`: the index condition an unsorted page's keys come from, when the caller knows
+        better than `driver_rank` (see range_driver.py)."""
         if part == VALUED:
             return self._valued_page(query)
         if query.sort:
             return self._sorted_page(query, part)
-        source = self._matches(query.resource_types, query.conditions)
+        source = self._matches(query.resource_types, query.conditions, driver)
         row = source.alias
         where = [source.where]
         if query.after is not None:
@@ -206,7 +225,7 @@ class SearchSql:
         source_ids = ", ".join(self.bind(resource_id) for _, resource_id in source_keys)
         params = "" if param == "*" else f" AND x.param = {self.bind(param)}"
         target_filter = "" if target is None else f" AND x.target_type = {self.bind(target)}"
-        # The sources' own reference rows, then one primary-key lookup per referenced key.
+        # The sources' own reference rows, then one lookup by key per referenced resource.
         # References by url alone have no target id and match nothing.
         refs = (
             f"SELECT x.target_type, x.target_id FROM reference_index x WHERE x.resource_type = "
@@ -232,17 +251,22 @@ class SearchSql:
 
     # --- conditions ----------------------------------------------------------------------------
 
-    def _matches(self, types: Sequence[str], conditions: Sequence[Condition]) -> _Source:
+    def _matches(
+        self, types: Sequence[str], conditions: Sequence[Condition], driver: Condition | None = None
+    ) -> _Source:
         """Where the matches are found. With an index condition, its index rows (alias `d`):
         they exist only for current, not deleted versions, so `resource` need not be read, and
         the table's `_resource` index can give them in id order. Otherwise `resource` rows
         (alias `k`)."""
-        driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
+        if driver is None:
+            driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
         if driver is None:
             return _Source("resource", "k", " AND ".join(self._filter("k", types, conditions)))
         leaf = self._leaves.leaf(driver)
         where = [self._type_filter("d", types), leaf.on("d")]
-        where += [self._condition("d", types, condition) for condition in conditions if condition is not driver]
+        where += [
+            self._condition("d", types, condition, probe=True) for condition in conditions if condition is not driver
+        ]
         where += self._access_filter("d", types)
         return _Source(f"{leaf.table}_index", "d", " AND ".join(where))
 
@@ -294,26 +318,29 @@ class SearchSql:
                 alternatives.append(f"({alias}.resource_type = {self.bind(kind)} AND {condition})")
         return f"({' OR '.join(alternatives)})" if alternatives else "1 = 0"
 
-    def _condition(self, alias: str, types: Sequence[str], condition: Condition) -> str:
+    def _condition(self, alias: str, types: Sequence[str], condition: Condition, *, probe: bool = False) -> str:
+        """`condition` on the rows `alias`; `probe`: those rows drive a page (see `probes`)."""
         if isinstance(condition, AnyOf):
-            return "(" + " OR ".join(self._condition(alias, types, c) for c in condition.conditions) + ")"
+            either = (self._condition(alias, types, c, probe=probe) for c in condition.conditions)
+            return "(" + " OR ".join(either) + ")"
         if isinstance(condition, AllOf):
-            return "(" + " AND ".join(self._condition(alias, types, c) for c in condition.conditions) + ")"
+            return "(" + " AND ".join(self._condition(alias, types, c, probe=probe) for c in condition.conditions) + ")"
         if isinstance(condition, Not):
-            return f"NOT ({self._condition(alias, types, condition.condition)})"
+            return f"NOT ({self._condition(alias, types, condition.condition, probe=probe)})"
         if isinstance(condition, IdCondition):
             if not condition.ids:
                 return "1 = 0"
             return f"{alias}.id IN ({', '.join(self.bind(i) for i in condition.ids)})"
         if isinstance(condition, MissingCondition):
-            member = self._member(alias, types, Leaf(condition.table, f"x.param = {self.bind(condition.param)}"))
+            leaf = Leaf(condition.table, f"x.param = {self.bind(condition.param)}")
+            member = self._member(alias, types, leaf, probe=probe)
             return f"NOT ({member})" if condition.missing else member
         if isinstance(condition, ChainCondition):
             return self._chain(alias, types, condition)
         if isinstance(condition, HasCondition):
             return self._has(alias, types, condition)
         if isinstance(condition, CompositeCondition):
-            return self._composite(alias, types, condition)
+            return self._composite(alias, types, condition, probe=probe)
         if isinstance(condition, CompartmentCondition):
             return self._compartment(alias, types, condition)
         if isinstance(condition, ListCondition):
@@ -322,14 +349,20 @@ class SearchSql:
                 f"AND x.id = {self.bind(condition.list_id)} AND x.target_type = {alias}.resource_type"
             )
             return f"{alias}.id IN ({items})"
-        return self._member(alias, types, self._leaves.leaf(condition))
+        return self._member(alias, types, self._leaves.leaf(condition), probe=probe)
 
-    def _member(self, alias: str, types: Sequence[str], leaf: Leaf) -> str:
+    def _member(self, alias: str, types: Sequence[str], leaf: Leaf, *, probe: bool = False) -> str:
         """`alias` has an index row satisfying `leaf`."""
-        rows = f"SELECT x.id FROM {leaf.table}_index x WHERE x.resource_type = {alias}.resource_type"
-        if len(types) == 1 and types[0] != "*":
-            rows = f"SELECT x.id FROM {leaf.table}_index x WHERE x.resource_type = {self.bind(types[0])}"
-        return f"{alias}.id IN ({rows} AND {leaf.predicate})"
+        return self._has_rows(alias, types, f"{leaf.table}_index x", leaf.predicate, probe=probe)
+
+    def _has_rows(self, alias: str, types: Sequence[str], tables: str, predicate: str, *, probe: bool) -> str:
+        """`alias` has rows `x` (of `tables`, which may join others to `x`) where `predicate`
+        holds: a probe of its own rows when `probe` and the dialect asks for one (see `probes`),
+        else a semi-join on the ids of every such row of the type."""
+        if probe and self._probes:
+            own = f"x.resource_type = {alias}.resource_type AND x.id = {alias}.id"
+            return f"EXISTS (SELECT 1 FROM {tables} WHERE {own} AND {predicate})"
+        return f"{alias}.id IN (SELECT x.id FROM {tables} WHERE {self._scope('x', alias, types)} AND {predicate})"
 
     def _chain(self, alias: str, types: Sequence[str], condition: ChainCondition) -> str:
         """One branch per target type, united: each branch finds the few target ids first and
@@ -369,7 +402,7 @@ class SearchSql:
             return f"{row}.resource_type = {self.bind(types[0])}"
         return f"{row}.resource_type = {alias}.resource_type"
 
-    def _composite(self, alias: str, types: Sequence[str], condition: CompositeCondition) -> str:
+    def _composite(self, alias: str, types: Sequence[str], condition: CompositeCondition, *, probe: bool) -> str:
         """Parts joined on the same resource and group: `code` and `value` of one component."""
         leaves = [self._leaves.leaf(part) for part in condition.parts]
         first = leaves[0]
@@ -381,13 +414,8 @@ class SearchSql:
                 f"AND {name}.id = x.id AND {name}.grp = x.grp"
             )
             wheres.append(leaf.on(name))
-        scope = (
-            f"x.resource_type = {self.bind(types[0])}"
-            if len(types) == 1
-            else f"x.resource_type = {alias}.resource_type"
-        )
-        rows = f"SELECT x.id FROM {first.table}_index x {' '.join(joins)} WHERE {scope} AND {' AND '.join(wheres)}"
-        return f"{alias}.id IN ({rows})"
+        tables = f"{first.table}_index x {' '.join(joins)}"
+        return self._has_rows(alias, types, tables, " AND ".join(wheres), probe=probe)
 
     def _compartment(self, alias: str, types: Sequence[str], condition: CompartmentCondition) -> str:
         itself = (

@@ -13,6 +13,7 @@ from typing import Any
 from ember.access import AccessContext
 from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
+from ember.store.range_driver import extent_sql, narrowest, range_candidates
 from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
 from ember.store.search_sql import SearchSql, page_parts
 
@@ -34,19 +35,24 @@ def too_costly(seconds: float) -> FhirError:
 
 
 class Searcher:
-    def __init__(self, fetch: Fetch, placeholder: Callable[[int], str]) -> None:
+    """`probes`: the store's database wants correlated probes on a page's driving rows
+    (`SearchSql`)."""
+
+    def __init__(self, fetch: Fetch, placeholder: Callable[[int], str], *, probes: bool = False) -> None:
         self._fetch = fetch
         self._placeholder = placeholder
+        self._probes = probes
 
     def _sql(self, ctx: AccessContext) -> SearchSql:
-        return SearchSql(self._placeholder, AccessRules(ctx))
+        return SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes)
 
     async def search(self, ctx: AccessContext, query: SearchQuery) -> tuple[list[SearchMatch], bool]:
         """One page of matches in order, and whether more follow in the paging direction."""
         rows: list[Sequence[Any]] = []
+        driver = await self._range_driver(query)
         for part in page_parts(query):
             builder = self._sql(ctx)
-            rows += await self._fetch(builder.page(query, part), builder.params)
+            rows += await self._fetch(builder.page(query, part, driver=driver), builder.params)
             if len(rows) > query.count:
                 break
         more = len(rows) > query.count
@@ -55,6 +61,16 @@ class Searcher:
             rows.reverse()
         matches = [SearchMatch(row[0], row[1], bytes(row[2]), (*row[3:], row[0], row[1])) for row in rows]
         return matches, more
+
+    async def _range_driver(self, query: SearchQuery) -> Condition | None:
+        """With probes, of several range conditions on one parameter, the one fewest rows satisfy
+        (range_driver.py); None to leave the choice to `SearchSql`."""
+        candidates = range_candidates(query) if self._probes else []
+        if not candidates:
+            return None
+        sql, params = extent_sql(query.resource_types[0], candidates[0], self._placeholder)
+        rows = await self._fetch(sql, params)
+        return narrowest(candidates, rows[0][0], rows[0][1])
 
     async def count(self, ctx: AccessContext, query: SearchQuery) -> int:
         builder = self._sql(ctx)
@@ -90,7 +106,7 @@ class Searcher:
             else:
                 by_type.setdefault(resource_type, []).append(resource_id)
         for resource_type, ids in by_type.items():
-            builder = SearchSql(self._placeholder, rules)
+            builder = SearchSql(self._placeholder, rules, probes=self._probes)
             query = SearchQuery((resource_type,), (IdCondition(tuple(dict.fromkeys(ids))),), count=len(ids))
             rows = await self._fetch(builder.page(query), builder.params)
             allowed.update((resource_type, str(row[1])) for row in rows)
@@ -129,7 +145,10 @@ class SearchingStore:
 class TransactionSearch:
     """Searching inside a unit of work (conditional create/update/delete and conditional
     references), so the match and the write see one state. Mixed into both stores'
-    transactions, which provide `_rows`, `_placeholder` and `_serialise`."""
+    transactions, which provide `_rows`, `_placeholder` and `_serialise`, and say whether their
+    database wants correlated probes (`SearchSql`)."""
+
+    _probes = False
 
     async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         raise NotImplementedError
@@ -146,7 +165,7 @@ class TransactionSearch:
     ) -> list[str]:
         """Ids of up to `limit` current resources of `resource_type` matching every condition."""
         await self._serialise(f"{resource_type}?{conditions!r}")
-        builder = SearchSql(self._placeholder, AccessRules(ctx))
+        builder = SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes)
         query = SearchQuery((resource_type,), tuple(conditions), count=limit)
         rows = await self._rows(builder.page(query), builder.params)
         return [str(row[1]) for row in rows[:limit]]

@@ -1,6 +1,6 @@
 """The embedded store: SQLite in WAL mode.
 
-Point reads run inline on the event loop: a primary-key lookup costs a few microseconds, less
+Point reads run inline on the event loop: a lookup by key costs a few microseconds, less
 than handing it to a thread. Scans (history, searches) run on a thread of their own with their
 own connection. Writes are durable when COMMIT returns (synchronous=FULL by default).
 
@@ -73,6 +73,9 @@ _CURRENT_VERSIONS_SQL = (
 #: Rows per multi-row statement: at most 11 columns, so under SQLite's old 999-parameter limit.
 _ROWS_PER_STATEMENT = 64
 _BUSY_TIMEOUT_MS = 30_000
+#: Workers starting together wait this long for the one applying the migrations: rebuilding an
+#: index or copying a table of a large database takes minutes (0310 and 0311 at 1M resources).
+_MIGRATION_WAIT_MS = 30 * 60_000
 _WRITER_CACHE_KIB = 256 * 1024
 _CHECKPOINT_SECONDS = 1.0
 _WRITER_CHECKPOINT_PAGES = 50_000  # ~200 MB of WAL: only when the checkpoint thread falls behind
@@ -92,6 +95,8 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
 
 class SqliteTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on the writer connection; every call runs on the writer thread."""
+
+    _probes = True
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
@@ -235,7 +240,7 @@ class SqliteStore(SearchingStore):
         self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="ember-sqlite-checkpoint")
         self._write_lock = asyncio.Lock()
         self._lock_file: int | None = None
-        self._searcher = Searcher(self._scan, _numbered)
+        self._searcher = Searcher(self._scan, _numbered, probes=True)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -444,7 +449,11 @@ def _statements(script: str) -> list[str]:
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    connection.execute("BEGIN IMMEDIATE")
+    connection.execute(f"PRAGMA busy_timeout = {_MIGRATION_WAIT_MS}")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     try:
         connection.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"

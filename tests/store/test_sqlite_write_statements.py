@@ -1,5 +1,6 @@
 """The statements a SQLite write runs: many rows per statement, and key lookups that search the
-primary key (a row-value IN list made SQLite scan the whole resource table on every write)."""
+(resource_type, id) key (a row-value IN list made SQLite scan the whole resource table on
+every write)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def test_current_versions_search_the_primary_key(tmp_path: Path) -> None:
+async def test_current_versions_search_the_key(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "ember.db"))
     await store.open()
     try:
@@ -28,7 +29,7 @@ async def test_current_versions_search_the_primary_key(tmp_path: Path) -> None:
     finally:
         await store.close()
     steps = [row[3] for row in explained]
-    assert "SEARCH r USING PRIMARY KEY (resource_type=? AND id=?)" in steps, steps
+    assert [step for step in steps if step.startswith("SEARCH r USING") and "(resource_type=? AND id=?)" in step], steps
     assert not [step for step in steps if step in ("SCAN r", "SCAN resource")], steps
 
 

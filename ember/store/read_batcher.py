@@ -14,7 +14,8 @@ connections, CPU per read of the worker + backend: 83 + 13 us with one, 104-115 
 two, 155 + 35 us with eight), and a statement's round trip is short beside a request's. A
 read is sent at the end of the event loop's turn, not at once, so the requests granian hands
 over together share a statement (alternated 5 s runs: 4-20% more reads/s, ~10% less CPU each).
-With no concurrency a read goes out at once, alone, on the plain single-key statement.
+With no concurrency a read goes out alone, at the end of its turn, on the plain single-key
+statement.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class SqliteTransaction(JobsAndRecords, TransactionSearch):
         self.conflict: VersionConflict | None = None
 
     async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
-        if not keys:  # no trip to the writer thread, whose turn this transaction holds
+        if not keys:
             return {}
 
         def fetch(connection: sqlite3.Connection) -> dict[tuple[str, str], StoredVersion]:
@@ -204,12 +204,9 @@ def _replace_index_rows(
 
 
 def _insert_rows(connection: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
-    """`head` (an INSERT ending in VALUES) for every row, many rows per statement.
-
-    sqlite3 lets go of the GIL around every statement step, and a writer thread that wants it
-    back while the event loop computes waits for the interpreter's switch interval: one-row
-    statements made a 185-resource write take 2.5x as long while its worker checked the next
-    bundle (~2,900 steps) as while the worker was idle."""
+    """`head` (an INSERT ending in VALUES) for every row, many rows per statement: a Synthea
+    bundle's ~2,900 rows are a few dozen calls into SQLite instead of one each (with the
+    statements on a thread, each call also handed the GIL over and back)."""
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         sql = f"{head} {_values_list(len(chunk[0]), len(chunk))}{tail}"
@@ -371,24 +368,19 @@ class SqliteStore(SearchingStore):
                 raise
             # The COMMIT's fsync waits on the disk with the GIL released: on the writer thread
             # the event loop meanwhile goes on with other requests.
-            await self._run(self._writer_thread, lambda _: self._end("COMMIT"), None)
+            committed = asyncio.get_running_loop().run_in_executor(self._writer_thread, self._end, "COMMIT")
+            await _finish_before_cancelling(committed, lambda: None)
 
     async def _lock_writer(self) -> None:
         """Take the writers' flock: at once when it is free, else on the writer thread (the
-        event loop must not wait for another process). A waiter cancelled meanwhile lets the
-        lock go as soon as the thread gets it, or every writer would wait forever."""
+        event loop must not wait for another process)."""
         lock_file = self._writer_lock_file()
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
         except BlockingIOError:
-            pass
-        waiting = asyncio.get_running_loop().run_in_executor(self._writer_thread, fcntl.flock, lock_file, fcntl.LOCK_EX)
-        try:
-            await asyncio.shield(waiting)
-        except asyncio.CancelledError:
-            waiting.add_done_callback(lambda done: _unlock_if_taken(done, lock_file))
-            raise
+            loop = asyncio.get_running_loop()
+            taken = loop.run_in_executor(self._writer_thread, fcntl.flock, lock_file, fcntl.LOCK_EX)
+            await _finish_before_cancelling(taken, lambda: fcntl.flock(lock_file, fcntl.LOCK_UN))
 
     def _end(self, statement: str) -> None:
         try:
@@ -420,9 +412,18 @@ class SqliteStore(SearchingStore):
         return connection
 
 
-def _unlock_if_taken(taken: asyncio.Future[None], lock_file: int) -> None:
-    if not taken.cancelled() and taken.exception() is None:
-        fcntl.flock(lock_file, fcntl.LOCK_UN)
+async def _finish_before_cancelling(work: asyncio.Future[None], undo: Callable[[], None]) -> None:
+    """Await `work` (running on the writer thread); a cancellation meanwhile waits for it to end,
+    then runs `undo` and goes on. Until then this transaction keeps the process's write lock: a
+    flock the thread takes after its waiter left, or a COMMIT still running on the writer
+    connection, must not meet the next transaction."""
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+            undo()
+        raise
 
 
 def _enable_wal(connection: sqlite3.Connection) -> None:

@@ -1,6 +1,6 @@
-"""The SQLite writers' lock: taken on a thread only when another process holds it, statements
-inline once held, and never left held by a transaction that was cancelled while waiting (the
-cancellation completes once the thread has the lock, and lets it go).
+"""The SQLite writers' lock: polled for on the event loop while another process holds it,
+statements inline once held, and never left held by a transaction that was cancelled while
+waiting for it.
 
 Two SqliteStore objects on one file stand for two worker processes: each opens its own lock
 file descriptor, and flock locks of different descriptors exclude each other."""
@@ -66,16 +66,17 @@ async def test_a_writer_cancelled_while_waiting_for_the_lock_does_not_keep_it(
             await tx.write([_basic("never")])
 
     waiter = asyncio.create_task(wait_for_the_lock())
-    await asyncio.sleep(0.2)  # the waiter is blocked in flock on the writer thread
+    await asyncio.sleep(0.2)  # the waiter is polling for the lock
     waiter.cancel()
     release.set()
     await holder
-    with pytest.raises(asyncio.CancelledError):  # its thread got the lock when the holder let it go...
+    with pytest.raises(asyncio.CancelledError):
         await waiter
+    await asyncio.sleep(0.1)
 
     probe = os.open(first.path + "-writer.lock", os.O_RDWR)
     try:
-        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ...and let it go: nobody holds it now
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds the lock now
         fcntl.flock(probe, fcntl.LOCK_UN)
     finally:
         os.close(probe)

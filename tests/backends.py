@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -28,6 +30,8 @@ from tests.pg import (
     require_postgres,
     run_sync,
 )
+
+S = TypeVar("S", bound=Store)
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -93,12 +97,18 @@ def store_location(request: pytest.FixtureRequest, backend: Backend, tmp_path: P
 
 @pytest.fixture
 async def store(backend: Backend, store_location: str) -> AsyncIterator[Store]:
-    opened = backend.store(store_location)
-    await opened.open()
+    async with opened(backend.store(store_location)) as ready:
+        yield ready
+
+
+@asynccontextmanager
+async def opened(store: S) -> AsyncIterator[S]:
+    """`store`, open for the block and closed after it, whatever happens in it."""
+    await store.open()
     try:
-        yield opened
+        yield store
     finally:
-        await opened.close()
+        await store.close()
 
 
 async def _empty_tables(url: str) -> None:

@@ -12,7 +12,7 @@ from ember.store import create_store, search_timeout
 from ember.store.base import Store
 from ember.store.postgres import PostgresStore
 from ember.store.sqlite import SqliteStore
-from tests.backends import BACKENDS
+from tests.backends import BACKENDS, opened
 from tests.pg import require_postgres
 from tests.search.client import fhir_client
 from tests.search.conftest import LoadedDatabases
@@ -34,11 +34,8 @@ async def impatient(request: pytest.FixtureRequest, loaded_databases: LoadedData
         if request.param == "sqlite"
         else PostgresStore(location, min_size=1, max_size=1, search_timeout=_NO_TIME)
     )
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
+    async with opened(store) as ready:
+        yield ready
 
 
 async def test_a_search_past_the_timeout_answers_too_costly_and_the_store_still_reads(impatient: Store) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from ember.store.base import NewVersion
 from ember.store.sqlite import _CURRENT_VERSIONS_SQL, SqliteStore, _values_list
+from tests.backends import opened
 
 pytestmark = pytest.mark.anyio
 
@@ -21,22 +22,16 @@ def anyio_backend() -> str:
 
 
 async def test_current_versions_search_the_key(tmp_path: Path) -> None:
-    store = SqliteStore(str(tmp_path / "ember.db"))
-    await store.open()
-    try:
-        sql = _CURRENT_VERSIONS_SQL.format(keys=_values_list(2, 3))
+    sql = _CURRENT_VERSIONS_SQL.format(keys=_values_list(2, 3))
+    async with opened(SqliteStore(str(tmp_path / "ember.db"))) as store:
         explained = await store.on_writer(lambda c: c.execute(f"EXPLAIN QUERY PLAN {sql}", ["T", "a"] * 3).fetchall())
-    finally:
-        await store.close()
     steps = [row[3] for row in explained]
     assert [step for step in steps if step.startswith("SEARCH r USING") and "(resource_type=? AND id=?)" in step], steps
     assert not [step for step in steps if step in ("SCAN r", "SCAN resource")], steps
 
 
 async def test_writes_larger_than_one_statement_keep_every_row(tmp_path: Path) -> None:
-    store = SqliteStore(str(tmp_path / "ember.db"))
-    await store.open()
-    try:
+    async with opened(SqliteStore(str(tmp_path / "ember.db"))) as store:
         moment = datetime.now(UTC)
         index = {"token": [("identifier", "http://x", f"v{n}", 0) for n in range(3)]}
 
@@ -54,5 +49,3 @@ async def test_writes_larger_than_one_statement_keep_every_row(tmp_path: Path) -
         count = await rows(lambda c: c.execute("SELECT count(*) FROM token_index").fetchone()[0])
         versions = await rows(lambda c: c.execute("SELECT count(*) FROM resource_version").fetchone()[0])
         assert (count, versions) == (450, 300)
-    finally:
-        await store.close()

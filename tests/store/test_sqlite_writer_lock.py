@@ -18,6 +18,7 @@ import pytest
 
 from ember.store.base import NewVersion
 from ember.store.sqlite import SqliteStore
+from tests.backends import opened
 
 pytestmark = pytest.mark.anyio
 
@@ -30,14 +31,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[SqliteStore, SqliteStore]]:
     path = str(tmp_path / "ember.db")
-    first, second = SqliteStore(path), SqliteStore(path)
-    await first.open()
-    await second.open()
-    try:
+    async with opened(SqliteStore(path)) as first, opened(SqliteStore(path)) as second:
         yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 def _basic(resource_id: str) -> NewVersion:

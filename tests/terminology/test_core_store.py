@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from ember.store import terminology_index
 from ember.store.base import Store
 from ember.terminology.core import CoreTerminology, package_core, use_core
 from ember.terminology.core.stored import ensure_core, read_core
-from tests.backends import Backend
+from tests.backends import Backend, opened
 from tests.terminology.test_spec_examples import parameters, put
 
 pytestmark = pytest.mark.anyio
@@ -67,16 +66,6 @@ async def closure_rows(store: Store) -> int:
     return int(rows[0][0])
 
 
-@asynccontextmanager
-async def opened(backend: Backend, location: str) -> AsyncIterator[Store]:
-    store = backend.store(location)
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 async def start_server(settings: Settings) -> None:
     """What `ember serve` does at start-up (and at shutdown), without serving."""
     app = create_app(settings)
@@ -88,7 +77,7 @@ async def test_server_start_caches_the_core_once_and_a_restart_does_not_reload(b
     location = await backend.empty_database()
     settings = Settings(database_url=location if backend.name == "postgres" else f"sqlite:///{location}", auth="off")
     await start_server(settings)
-    async with opened(backend, location) as store:
+    async with opened(backend.store(location)) as store:
         assert await closure(store, ACT_MOOD, "EXPEC") == CORE_EXPECTATIONS
         stored = await read_core(store)
         assert stored is not None and stored.digest == package_core().digest
@@ -96,7 +85,7 @@ async def test_server_start_caches_the_core_once_and_a_restart_does_not_reload(b
         async with store.transaction() as tx:  # mark the cached copy: a reload would undo this
             await terminology_index.delete_closure(tx, ACT_MOOD)
     await start_server(settings)
-    async with opened(backend, location) as store:
+    async with opened(backend.store(location)) as store:
         assert await closure(store, ACT_MOOD, "EXPEC") == []
         assert (await ensure_core(store)).loaded is False
 

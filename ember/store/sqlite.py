@@ -97,9 +97,11 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
 
 
 class SqliteTransaction(JobsAndRecords, TransactionSearch):
-    """A unit of work on the writer connection; every call runs on the writer thread."""
+    """A unit of work on the writer connection; its statements run on the event loop, under the
+    writers' lock (only the COMMIT goes to the writer thread)."""
 
     _probes = True
+    _claimable = "job INDEXED BY job_active"
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from ember.store.base import Store
+from ember.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
 
@@ -114,3 +117,31 @@ async def test_expired_records_read_as_absent_and_can_be_inserted_again(store: S
         assert await tx.insert_record("jti", "j1", {"n": 2}, expires_at=time.time() + 60)
         assert not await tx.insert_record("jti", "j1", {"n": 3}, expires_at=time.time() + 60)
         assert await tx.get_record("jti", "j1") == {"n": 2}
+
+
+async def test_a_claim_reads_only_the_jobs_still_to_run(store: Store) -> None:
+    """Every write transaction queues an audit job, so finished jobs pile up by the million: a
+    claim that read every job of its kind (it did, through job_kind_key) slowed every write."""
+    async with store.transaction() as tx:
+        for _ in range(300):
+            await tx.enqueue("audit", {})
+        while (finished := await tx.claim_job(["audit"], "w", 60)) is not None:
+            await tx.finish_job(finished.id)
+        await tx.enqueue("audit", {"last": True})
+        if isinstance(store, PostgresStore):
+            await tx._rows("ANALYZE job", [])  # what autovacuum does for a server in service
+    statements: list[tuple[str, list[Any]]] = []
+    async with store.transaction() as tx:
+        run = tx._rows
+
+        async def recorded(sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+            statements.append((sql, list(params)))
+            return await run(sql, params)
+
+        tx._rows = recorded  # type: ignore[method-assign]
+        claimed = await tx.claim_job(["audit"], "w", 60)
+        assert claimed is not None and claimed.payload == {"last": True}
+        [(claim, params)] = statements
+        explain = "EXPLAIN " if isinstance(store, PostgresStore) else "EXPLAIN QUERY PLAN "
+        plan = " / ".join(str(row[-1]) for row in await run(explain + claim, params))
+    assert "job_active" in plan and "job_kind_key" not in plan and "Seq Scan" not in plan, plan

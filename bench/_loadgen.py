@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,6 +164,41 @@ class HttpConnection:
     async def close(self) -> None:
         self._writer.close()
         await self._writer.wait_closed()
+
+    @property
+    def local_port(self) -> int:
+        return int(self._writer.get_extra_info("sockname")[1])
+
+
+async def spread_connections(
+    host: str, port: int, count: int, workers: int, owner: Callable[[int], int | None]
+) -> list[HttpConnection]:
+    """`count` keep-alive connections, as evenly spread over the server's `workers` as possible.
+
+    The kernel hands each new connection to one worker's listening socket (SO_REUSEPORT, by a
+    hash of the addresses) and it stays there: of a handful of connections, all can land on
+    one worker (seen with 3 and with 6), and the benchmark then measures one core. Each
+    connection is asked for `/healthz`, so a worker has accepted it, and `owner` (the worker
+    holding a connection, by the connection's local port) says whose it is; a connection to a
+    worker that already has its share is closed and another opened, a bounded number of times."""
+    share = -(-count // workers)
+    kept: list[HttpConnection] = []
+    per_worker: dict[int | None, int] = {}
+    probe = build_request(host, port, "GET", "/healthz")
+    for _ in range(count * 20):
+        if len(kept) == count:
+            break
+        connection = await HttpConnection.open(host, port)
+        await connection.send(probe)
+        worker = owner(connection.local_port)
+        if per_worker.get(worker, 0) < share:
+            per_worker[worker] = per_worker.get(worker, 0) + 1
+            kept.append(connection)
+        else:
+            await connection.close()
+    while len(kept) < count:  # unlucky: take what comes
+        kept.append(await HttpConnection.open(host, port))
+    return kept
 
 
 def build_request(host: str, port: int, method: str, path: str, body: bytes = b"") -> bytes:

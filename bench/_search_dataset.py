@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench._loadgen import HttpConnection, build_request
+from bench._loadgen import HttpConnection, build_request, spread_connections
 from bench._server import ADMIN_URL, RunningServer, scratch_database
 from bench._synthea_copies import BundleTemplate, copy_plan, family_suffix_of
 from ember.store.migrations import migration_scripts
@@ -146,14 +146,14 @@ async def load_copies(
     or `seconds` have passed. The manifest is updated after every bundle (an interrupted load
     leaves it true), and `report` is called each time another tenth of the way is done."""
     plan = copy_plan(templates, manifest.next_copy)
+    connections = await spread_connections(server.host, server.port, clients, server.workers, server.connection_owner)
     last = time.perf_counter()
     deadline = last + seconds
     step = max(1, (target - manifest.resources) // 10)
     next_report = manifest.resources + step
 
-    async def client() -> None:
+    async def client(connection: HttpConnection) -> None:
         nonlocal next_report, last
-        connection = await HttpConnection.open(server.host, server.port)
         try:
             while manifest.resources < target and time.perf_counter() < deadline:
                 number, template = next(plan)
@@ -172,7 +172,7 @@ async def load_copies(
             await connection.close()
 
     try:
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(*(client(connection) for connection in connections))
     finally:
         manifest.loaded_at = datetime.now(UTC).isoformat(timespec="seconds")
 

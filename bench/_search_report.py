@@ -8,7 +8,7 @@ from bench._loadgen import LoadResult
 from bench._search_cases import Probe, SearchCase
 from bench._search_dataset import Manifest
 from bench._search_plans import SearchPlans
-from bench.core import IngestResult
+from bench.core import INGEST_CLIENTS, IngestResult
 from ember.store.migrations import migration_scripts
 
 #: An indexed single-parameter search with a page of 50, one client (the issue's target).
@@ -66,7 +66,8 @@ def _load_table(run: BackendRun) -> str:
     lines = [
         "| load | resources/s | resources / bundles / seconds / failed bundles |",
         "| --- | ---: | --- |",
-        f"| copies, 3 clients, every index of schema {_schema(run.backend)} on ({when}) | "
+        f"| copies, {INGEST_CLIENTS} clients spread over the workers, every index of schema "
+        f"{_schema(run.backend)} on ({when}) | "
         f"{manifest.load_rate:,.0f} | {manifest.resources:,} / {manifest.load_bundles:,} / "
         f"{manifest.load_seconds:,.0f} / {manifest.load_failures} |",
         f"| ceiling: bench/core.py ingest into an empty database (this run, same build) | {ceiling.rate:,.0f} | "

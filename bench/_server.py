@@ -8,6 +8,7 @@ processes: the whole group is signalled, never just the parent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -35,6 +36,7 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    workers: int
 
     @property
     def host(self) -> str:
@@ -48,21 +50,48 @@ class RunningServer:
         its workers, SQLite included (it runs inside them)."""
         return group_cpu_seconds(self.process.pid)
 
+    def connection_owner(self, client_port: int) -> int | None:
+        """The pid of the worker that accepted the connection from local port `client_port`
+        (from /proc: the server-side socket's inode, then the worker holding it), or None while
+        no worker has accepted it yet."""
+        inode = _socket_inode(self.port, client_port)
+        if not inode:
+            return None
+        for entry, _ in _group_processes(self.process.pid):
+            with contextlib.suppress(OSError):
+                if any(os.readlink(fd) == f"socket:[{inode}]" for fd in (entry / "fd").iterdir()):
+                    return int(entry.name)
+        return None
+
 
 def group_cpu_seconds(group: int) -> float:
     """User + system CPU seconds of the live processes of process group `group` (from /proc)."""
-    ticks = 0
+    # Fields after the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in _group_processes(group))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _group_processes(group: int) -> Iterator[tuple[Path, list[str]]]:
+    """(/proc entry, stat fields after the command name) of each live process of `group`."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            # Fields after the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # the process ended while we looked
         if int(fields[2]) == group:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            yield entry, fields
+
+
+def _socket_inode(server_port: int, client_port: int) -> int:
+    """The inode of the server side of a loopback TCP connection (0 when not found)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].rsplit(":", 1)[1], fields[2].rsplit(":", 1)[1]
+        if int(local, 16) == server_port and int(remote, 16) == client_port:
+            return int(fields[9])
+    return 0
 
 
 def free_port() -> int:
@@ -94,7 +123,7 @@ def ember_server(database_url: str, workers: int, log_path: Path, *, auth: bool 
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = RunningServer(process, port, log_path)
+    server = RunningServer(process, port, log_path, workers)
     try:
         _wait_ready(server)
         yield server

@@ -3,8 +3,9 @@
 For each back end (SQLite file in a temp dir, PostgreSQL scratch database) it starts the server
 with N granian workers on a free loopback port and measures, one bounded phase after another:
   - ingest: the smart-synthea transaction bundles POSTed as they are (POST entries get new ids
-    each time), by a few concurrent clients, in resources stored per second, after a 2 s
-    warm-up of the same;
+    each time), by a few concurrent clients whose connections are spread evenly over the
+    workers (bench/_loadgen.py, spread_connections), in resources stored per second, after a
+    2 s warm-up of the same;
   - create: a small Patient POSTed over 16 connections;
   - read: GET by id over 32 connections, on ids the ingest created, alternating with
   - ceiling: GET /healthz, a trivial JSON route of the same app and workers, same concurrency,
@@ -33,12 +34,24 @@ from types import FrameType
 if __package__ in (None, ""):  # run as `python bench/core.py` (the Makefile does)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._loadgen import HttpConnection, LoadPlan, LoadResult, build_request, run_load, tool_name
+from bench._loadgen import (
+    HttpConnection,
+    LoadPlan,
+    LoadResult,
+    build_request,
+    run_load,
+    spread_connections,
+    tool_name,
+)
 from bench._samples import CONFORMANCE
 from bench._server import RunningServer, ember_server, scratch_database
 
 SYNTHEA = CONFORMANCE / "synthea/smart-synthea-v2.4"
-INGEST_CLIENTS = 3
+#: Spread over the workers (see spread_connections): left to the kernel, all 3 connections of a
+#: run, and in one run all 6, landed on one worker, and the figure measured one core (py-spy:
+#: 312 samples in one worker, 2,043 in the other). Balanced runs ingested the same with 3 or 6
+#: (1,546-1,575 and 1,589-1,632 resources/s).
+INGEST_CLIENTS = 6
 CREATE_CONNECTIONS = 16
 READ_CONNECTIONS = 32
 #: Ids kept from the ingest responses for the read phase.
@@ -88,11 +101,13 @@ async def ingest(server: RunningServer, bundles: list[bytes], seconds: float) ->
     requests = [build_request(server.host, server.port, "POST", "/fhir", body) for body in bundles]
     created_paths: list[str] = []
     totals = {"bundles": 0, "resources": 0, "failures": 0}
+    connections = await spread_connections(
+        server.host, server.port, INGEST_CLIENTS, server.workers, server.connection_owner
+    )
     start = time.perf_counter()
     deadline = start + seconds
 
-    async def client(first: int) -> None:
-        connection = await HttpConnection.open(server.host, server.port)
+    async def client(first: int, connection: HttpConnection) -> None:
         position = first
         try:
             while time.perf_counter() < deadline and totals["bundles"] < MAX_BUNDLES:
@@ -108,7 +123,7 @@ async def ingest(server: RunningServer, bundles: list[bytes], seconds: float) ->
         finally:
             await connection.close()
 
-    await asyncio.gather(*(client(index) for index in range(INGEST_CLIENTS)))
+    await asyncio.gather(*(client(index, connection) for index, connection in enumerate(connections)))
     elapsed = time.perf_counter() - start
     return IngestResult(totals["bundles"], totals["resources"], totals["failures"], elapsed, created_paths)
 

@@ -44,9 +44,9 @@ from bench._server import RunningServer, ember_server, scratch_database
 from bench._synthea_copies import BundleTemplate, load_templates
 
 # The core benchmark's progress line and SIGTERM-as-Ctrl-C, so both scripts behave alike.
-from bench.core import SYNTHEA, IngestResult, _interrupt, _progress, ingest
+from bench.core import INGEST_CLIENTS, SYNTHEA, IngestResult, _interrupt, _progress, ingest
 
-LOAD_CLIENTS = 3
+LOAD_CLIENTS = INGEST_CLIENTS  # as many as the core ingest it is compared with (see bench/core.py)
 INGEST_CEILING_SECONDS = 5.0
 #: The first bundles compile every resource type's index expressions in each worker.
 INGEST_WARM_UP_SECONDS = 2.0

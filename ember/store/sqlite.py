@@ -410,7 +410,9 @@ class SqliteStore(SearchingStore):
         except BaseException:
             fcntl.flock(self._writer_lock_file(), fcntl.LOCK_UN)
             raise
-        self._group = _CommitGroup(time.monotonic(), asyncio.get_running_loop().create_future())
+        committed = asyncio.get_running_loop().create_future()
+        committed.add_done_callback(_retrieved)
+        self._group = _CommitGroup(time.monotonic(), committed)
         return self._group
 
     def _group_is_over(self, group: _CommitGroup) -> bool:
@@ -535,11 +537,11 @@ def _settle(shared: asyncio.Future[None], commit: asyncio.Future[None]) -> None:
         shared.set_exception(commit.exception())  # type: ignore[arg-type]
     else:
         shared.set_result(None)
-    shared.add_done_callback(_retrieved)
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
-    """A group whose units all failed has nobody awaiting its outcome: mark it seen."""
+    """A group whose units all failed has nobody awaiting its outcome: mark it seen, so a
+    failed COMMIT is not also logged as an exception never retrieved."""
     if not future.cancelled():
         future.exception()
 

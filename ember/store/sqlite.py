@@ -397,8 +397,10 @@ class SqliteStore(SearchingStore):
                 raise
         finally:
             try:
-                if group is not None and self._group_is_over(group):
-                    await self._commit_group(group)
+                if group is not None:
+                    group.units += 1
+                    if self._group_is_over(group):
+                        await self._commit_group(group)
             finally:
                 self._write_lock.release()
         await asyncio.shield(group.committed)
@@ -417,7 +419,6 @@ class SqliteStore(SearchingStore):
 
     def _group_is_over(self, group: _CommitGroup) -> bool:
         """Whether the unit ending now commits its group rather than leave it to the next."""
-        group.units += 1
         return (
             group.broken
             or not self._waiting

@@ -19,9 +19,10 @@ def parse_lower_bound(text: str) -> datetime | None:
     zone are taken as UTC (the server's zone).
     """
     match = _DATETIME.fullmatch(text.strip())
-    if match is None:
-        return None
-    parts = match.groupdict()
+    return None if match is None else _lower_bound(match.groupdict())
+
+
+def _lower_bound(parts: dict[str, str | None]) -> datetime | None:
     fraction = (parts["fraction"] or "0")[:6].ljust(6, "0")
     zone = parts["zone"] or "Z"
     iso = (
@@ -50,10 +51,12 @@ def date_range(text: str) -> tuple[int, int] | None:
     """The instants a (possibly partial) FHIR date covers, as inclusive epoch microseconds:
     `2021` is the whole year, `2021-03-04T10:00Z` one minute (search.html#date). None if invalid."""
     match = _DATETIME.fullmatch(text.strip())
-    low = parse_lower_bound(text)
-    if match is None or low is None:
+    if match is None:
         return None
     parts = match.groupdict()
+    low = _lower_bound(parts)
+    if low is None:
+        return None
     if parts["fraction"] is not None:
         width = 10 ** max(0, 6 - len(parts["fraction"]))
         return micros(low), micros(low) + width - 1

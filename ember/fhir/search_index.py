@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from ember.fhir.dates import MAX_MICROS, MIN_MICROS, date_range
 from ember.fhir.fhirpath import CompiledExpression
 from ember.fhir.fhirpath import compile as compile_fhirpath
+from ember.fhir.fhirpath.fastpath import element_types, relative_root_keys
+from ember.fhir.fhirpath.syntax import parse as parse_fhirpath
 from ember.fhir.fhirpath.ucum import UCUM, canonical
 from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, compiled_for, search_parameters
 
@@ -49,6 +51,17 @@ def normalise(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
+class _Component(NamedTuple):
+    """One part of a composite parameter: its row name (`code-value-quantity$1`), its type and
+    its expression on each composite value."""
+
+    name: str
+    type: str
+    expression: CompiledExpression
+    #: The keys of a composite value the expression reads first (see relative_root_keys).
+    keys: frozenset[str] | None
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """How one parameter is indexed for one resource type."""
@@ -56,12 +69,12 @@ class _Plan:
     code: str
     type: str
     expression: CompiledExpression
-    components: tuple[tuple[str, str, CompiledExpression], ...] = ()
+    components: tuple[_Component, ...] = ()
 
 
 def index_rows(resource: dict[str, Any]) -> IndexRows:
     """Every index row of `resource`, by table."""
-    rows = _rows(resource, plans_for(resource["resourceType"]))
+    rows = _rows(resource, _present_plans(resource))
     _add_text(rows, resource)
     # Searches ask whether a row exists: a repeat (a coding's display equal to its concept's
     # text, a tenth of Synthea's rows) is only one more B-tree insert per index.
@@ -71,17 +84,37 @@ def index_rows(resource: dict[str, Any]) -> IndexRows:
 def reference_rows(resource: dict[str, Any], params: Collection[str]) -> list[tuple[Any, ...]]:
     """The reference rows of just `params` (the audit job asks which patients a resource
     belongs to: a few compartment parameters instead of every parameter of the type)."""
-    plans = tuple(plan for plan in plans_for(resource["resourceType"]) if plan.code in params)
-    return _rows(resource, plans)["reference"]
+    return _rows(resource, [plan for plan in _present_plans(resource) if plan.code in params])["reference"]
 
 
-def _rows(resource: dict[str, Any], plans: tuple[_Plan, ...]) -> IndexRows:
+def _present_plans(resource: dict[str, Any]) -> list[_Plan]:
+    """The plans of the resource's type that can find a value in it, in plan order: most
+    parameters of a type read keys that any one resource lacks (an Observation has a dozen of
+    the keys its seventy parameters read), so the plans are found from the resource's keys."""
+    plans, unkeyed, by_key = _plans_by_key(resource["resourceType"])
+    present = set(unkeyed)
+    for key in resource:
+        present.update(by_key.get(key, ()))
+    return [plans[position] for position in sorted(present)]
+
+
+@cache
+def _plans_by_key(resource_type: str) -> tuple[tuple[_Plan, ...], tuple[int, ...], dict[str, tuple[int, ...]]]:
+    """The type's plans; the positions of those without known root keys; for each root key, the
+    positions of the plans that read it."""
+    plans = plans_for(resource_type)
+    by_key: dict[str, list[int]] = {}
+    for position, plan in enumerate(plans):
+        for key in plan.expression.root_keys or ():
+            by_key.setdefault(key, []).append(position)
+    unkeyed = tuple(position for position, plan in enumerate(plans) if plan.expression.root_keys is None)
+    return plans, unkeyed, {key: tuple(positions) for key, positions in by_key.items()}
+
+
+def _rows(resource: dict[str, Any], plans: Iterable[_Plan]) -> IndexRows:
     rows: IndexRows = {table: [] for table in TABLES}
     parts: dict[tuple[int, str], list[Any]] = {}  # composite parts evaluated on this resource
     for plan in plans:
-        roots = plan.expression.root_keys
-        if roots is not None and roots.isdisjoint(resource):
-            continue  # most parameters of a type are absent from any one resource
         values = plan.expression(resource)
         if not values:
             continue
@@ -107,13 +140,22 @@ def plans_for(resource_type: str) -> tuple[_Plan, ...]:
     return tuple(plans)
 
 
-def _components(parameter: SearchParameter, resource_type: str) -> tuple[tuple[str, str, CompiledExpression], ...]:
-    if parameter.type != "composite":
+def _components(parameter: SearchParameter, resource_type: str) -> tuple[_Component, ...]:
+    """The parts of a composite, each with the keys it reads on the composite's values when
+    the types of those values are known (`Observation | Observation.component`)."""
+    expression = compiled_for(parameter, resource_type)
+    if parameter.type != "composite" or expression is None:
         return ()
+    value_types = element_types(parse_fhirpath(expression.expression))
     by_code = {p.code: p for p in search_parameters(resource_type)}
     return tuple(
-        (f"{parameter.code}${position}", by_code[part_code].type, compile_fhirpath(expression))
-        for position, (part_code, expression) in enumerate(parameter.components)
+        _Component(
+            f"{parameter.code}${position}",
+            by_code[part_code].type,
+            compile_fhirpath(part),
+            None if value_types is None else relative_root_keys(parse_fhirpath(part), value_types),
+        )
+        for position, (part_code, part) in enumerate(parameter.components)
         if part_code in by_code
     )
 
@@ -124,17 +166,21 @@ def _add_composite(rows: IndexRows, plan: _Plan, items: list[Any], parts: dict[t
     composites over the same few parts (`code`, `value.as(Quantity)`...): `parts` evaluates
     each part once per item. An item without a value for some part gets no rows: a composite
     query names every part, so such a group could never match (on Synthea this drops a tenth
-    of all index rows: `code-value-date` of every Observation without a date value...)."""
+    of all index rows: `code-value-date` of every Observation without a date value...). The
+    keys of each part tell most such items apart before anything is evaluated: an Observation
+    has one `value[x]`, so six of its eight composites need none of its keys."""
     for group, item in enumerate(items, start=1):
+        if type(item) is dict and any(c.keys is not None and c.keys.isdisjoint(item) for c in plan.components):
+            continue
         values = []
-        for _, _, expression in plan.components:
+        for _, _, expression, _ in plan.components:
             key = (id(item), expression.expression)
             if key not in parts:
                 parts[key] = expression(item)
             values.append(parts[key])
         if not all(values):
             continue
-        for (name, part_type, _), found in zip(plan.components, values, strict=True):
+        for (name, part_type, _, _), found in zip(plan.components, values, strict=True):
             if part_type in _ADDERS:
                 for value in found:
                     _ADDERS[part_type](rows, name, value, group)
@@ -297,19 +343,30 @@ def _add_text(rows: IndexRows, resource: dict[str, Any]) -> None:
     rows["text"].append(("_content", normalise(content), 0))
 
 
-def _collect_strings(value: Any, found: list[str]) -> None:
-    if isinstance(value, str):
-        found.append(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key not in ("div", "data", "reference", "id", "url", "system", "resourceType"):
-                _collect_strings(item, found)
-    elif isinstance(value, list):
-        for item in value:
+def _collect_strings(element: dict[str, Any], found: list[str]) -> None:
+    """The strings of `element` and everything in it, in document order (FHIR JSON never nests
+    an array directly in an array). Written for speed: it visits every value of every resource
+    written."""
+    for key, item in element.items():
+        if key in _NOT_CONTENT:
+            continue
+        kind = type(item)
+        if kind is str:
+            found.append(item)
+        elif kind is dict:
             _collect_strings(item, found)
+        elif kind is list:
+            for entry in item:
+                if type(entry) is str:
+                    found.append(entry)
+                elif type(entry) is dict:
+                    _collect_strings(entry, found)
 
+
+_NOT_CONTENT = frozenset({"div", "data", "reference", "id", "url", "system", "resourceType"})
 
 DERIVED_CACHES.append(plans_for.cache_clear)
+DERIVED_CACHES.append(_plans_by_key.cache_clear)
 
 _ADDERS: dict[str, Callable[[IndexRows, str, Any, int], None]] = {
     "token": _add_token,

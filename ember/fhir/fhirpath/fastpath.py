@@ -57,6 +57,62 @@ def root_keys(tree: Expr) -> frozenset[str] | None:
     return None if not steps else frozenset(steps[0])
 
 
+def element_types(tree: Expr) -> frozenset[str] | None:
+    """The model types of the elements a plain path (or union of them) yields: a composite
+    parameter's `Observation | Observation.component` yields `Observation` and
+    `Observation.component` elements; None when it is not a plain path."""
+    if isinstance(tree, Binary) and tree.op == "|":
+        left, right = element_types(tree.left), element_types(tree.right)
+        return None if left is None or right is None else left | right
+    chain = _chain(tree)
+    walked = None if chain is None else _static_walk(*chain)
+    return None if walked is None else frozenset(walked[1])
+
+
+def relative_root_keys(tree: Expr, context_types: frozenset[str]) -> frozenset[str] | None:
+    """The JSON keys an expression evaluated on an element of one of `context_types` reads
+    first: with none of them the result is empty (a component `value.as(Quantity)` of an
+    Observation or of its `component` reads `valueQuantity`). None when that cannot be told
+    statically: a root that is not an element name, a step other than a path, a filter or a
+    cast, or a cast that matches none of the element's types."""
+    if isinstance(tree, Binary) and tree.op == "|":
+        left, right = relative_root_keys(tree.left, context_types), relative_root_keys(tree.right, context_types)
+        return None if left is None or right is None else left | right
+    first = _first_step(tree)
+    if first is None:
+        return None
+    keys: set[str] = set()
+    for context_type in context_types:
+        walked = _static_walk(context_type, [first])
+        if walked is None or not walked[0][0]:
+            return None
+        keys.update(walked[0][0])
+    return frozenset(keys)
+
+
+#: Functions that keep only some of their input (or its items as another type): applied to an
+#: empty collection they give an empty one.
+_NARROWING = frozenset({"as", "ofType", "where", "first"})
+
+
+def _first_step(tree: Expr) -> tuple[str, str | None] | None:
+    """(element name, type it is cast to) of the step a relative path starts with."""
+    cast: str | None = None
+    while True:
+        if isinstance(tree, Member) and tree.source is None:
+            return tree.name, cast
+        if isinstance(tree, TypeOp) and tree.op == "as":
+            cast, tree = tree.type.name, tree.operand
+        elif isinstance(tree, Call) and tree.name in _NARROWING and tree.source is not None:
+            argument = tree.args[0] if tree.name in ("as", "ofType") and len(tree.args) == 1 else None
+            cast = argument.name if isinstance(argument, Member) and argument.source is None else None
+            tree = tree.source
+        elif isinstance(tree, Member) and tree.source is not None:
+            cast, tree = None, tree.source
+        else:
+            return None
+
+
 def _chain(tree: Expr) -> tuple[str, list[tuple[str, str | None]]] | None:
     """(root resource type, [(element name, type it is cast to with `as`, if any)...])."""
     names: list[tuple[str, str | None]] = []
@@ -93,6 +149,13 @@ def _resolved_type(tree: Expr) -> str | None:
 
 def _static_steps(root_type: str, names: list[tuple[str, str | None]]) -> list[tuple[str, ...]] | None:
     """The JSON keys each step reads, or None when the path is not statically plain."""
+    walked = _static_walk(root_type, names)
+    return None if walked is None else walked[0]
+
+
+def _static_walk(root_type: str, names: list[tuple[str, str | None]]) -> tuple[list[tuple[str, ...]], set[str]] | None:
+    """The JSON keys each step reads and the types the last step yields, or None when the path
+    is not statically plain."""
     model = fhir_model()
     types, steps = {root_type}, []
     for name, as_type in names:
@@ -112,7 +175,7 @@ def _static_steps(root_type: str, names: list[tuple[str, str | None]]) -> list[t
             return None
         steps.append(tuple(dict.fromkeys(keys)))
         types = next_types
-    return steps
+    return steps, types
 
 
 def _is_as(actual: str, wanted: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ember.fhir import fhirpath
-from ember.fhir.fhirpath.fastpath import plan
+from ember.fhir.fhirpath.fastpath import element_types, plan, relative_root_keys
 from ember.fhir.fhirpath.syntax import parse
 from tests.conformance import CONFORMANCE
 
@@ -229,3 +229,51 @@ def test_fast_lane_shapes_agree_with_the_general_engine(expression: str, expecte
     if expected is not None:
         assert general == expected
     assert plan(parse(expression)) is not None
+
+
+@pytest.mark.parametrize(
+    ("base", "part", "keys"),
+    [
+        ("Observation | Observation.component", "value.as(Quantity)", {"valueQuantity"}),
+        ("Observation.component", "code", {"code"}),
+        ("Questionnaire.useContext", "value.as(Quantity) | value.as(Range)", {"valueQuantity", "valueRange"}),
+        (
+            "Group.characteristic",
+            "value.where(true).first()",  # filters keep every type of value[x]
+            {"valueCodeableConcept", "valueBoolean", "valueQuantity", "valueRange", "valueReference"},
+        ),
+        ("Observation", "value.as(DateTime)", None),  # no FHIR type of that name: left to the engine
+        ("Observation", "value.exists()", None),  # true or false on an empty value
+        ("Observation", "%resource.code", None),
+    ],
+)
+def test_composite_parts_read_known_keys(base: str, part: str, keys: set[str] | None) -> None:
+    types = element_types(parse(base))
+    assert types is not None
+    assert relative_root_keys(parse(part), types) == (None if keys is None else frozenset(keys))
+
+
+def test_composite_parts_are_empty_without_their_keys() -> None:
+    """The keys a composite's part reads on each composite value (relative_root_keys): a value
+    with none of them gives the part no value, by the general engine, on every R4 composite
+    and every Synthea resource."""
+    with gzip.open(CONFORMANCE / "fhir-r4-definitions" / "search-parameters.json.gz") as f:
+        composites = [e["resource"] for e in json.load(f)["entry"] if e["resource"].get("type") == "composite"]
+    resources = _synthea_resources()
+    checked = 0
+    for composite in composites:
+        base = composite.get("expression")
+        types = element_types(parse(base)) if base else None
+        if types is None:
+            continue
+        values = [item for resource in resources for item in fhirpath.compile(base)(resource)]
+        for component in composite.get("component", ()):
+            keys = relative_root_keys(parse(component["expression"]), types)
+            if keys is None:
+                continue
+            part = fhirpath.compile(component["expression"])
+            for value in values:
+                if keys.isdisjoint(value):
+                    assert part(value) == [], (composite["code"], component["expression"])
+                    checked += 1
+    assert checked > 1_000

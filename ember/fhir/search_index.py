@@ -30,7 +30,14 @@ from ember.fhir.fhirpath import compile as compile_fhirpath
 from ember.fhir.fhirpath.fastpath import element_types, relative_root_keys
 from ember.fhir.fhirpath.syntax import parse as parse_fhirpath
 from ember.fhir.fhirpath.ucum import UCUM, canonical
-from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, compiled_for, search_parameters
+from ember.fhir.search_parameters import (
+    DERIVED_CACHES,
+    UNINDEXED,
+    SearchParameter,
+    compiled_for,
+    row_aliases,
+    search_parameters,
+)
 
 IndexRows = dict[str, list[tuple[Any, ...]]]
 TABLES = ("token", "string", "number", "date", "quantity", "reference", "uri", "text")
@@ -130,9 +137,10 @@ def _rows(resource: dict[str, Any], plans: Iterable[_Plan]) -> IndexRows:
 def plans_for(resource_type: str) -> tuple[_Plan, ...]:
     """The indexing plan of a type (cleared when custom parameters change)."""
     plans = []
+    aliases = row_aliases(resource_type)
     for parameter in search_parameters(resource_type):
-        if parameter.code in ("_id", "_text", "_content", "_list", "_has", "_type", "_query", "_filter"):
-            continue  # answered from the resource row, the narrative index or other resources
+        if parameter.code in UNINDEXED or parameter.code in aliases:
+            continue
         expression = compiled_for(parameter, resource_type)
         if expression is None or parameter.type not in _ADDERS and parameter.type != "composite":
             continue

@@ -49,6 +49,7 @@ def set_custom_parameters(parameters: tuple[SearchParameter, ...]) -> bool:
     _custom = parameters
     search_parameters.cache_clear()
     compiled_for.cache_clear()
+    row_aliases.cache_clear()
     for clear in DERIVED_CACHES:
         clear()
     return True
@@ -110,6 +111,55 @@ def _applies(branch: str, resource_type: str) -> bool:
     """A branch starting with another resource type's name can only ever be empty here."""
     match = _LEADING_TYPE.match(branch)
     return match is None or match.group(1) in (resource_type, *_GENERIC_BASES)
+
+
+#: Parameters without index rows: answered from the resource row, the narrative index or other
+#: resources.
+UNINDEXED = frozenset({"_id", "_text", "_content", "_list", "_has", "_type", "_query", "_filter"})
+#: Types whose rows can stand for another parameter's. References are left out: chains,
+#: includes, compartments and access rules name reference parameters directly.
+_ALIASABLE_TYPES = frozenset({"token", "string", "number", "date", "quantity", "uri", "composite"})
+
+
+@cache
+def row_aliases(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """Core parameters whose index rows would repeat those of other core parameters, and the
+    parameters whose rows stand for them. `combo-code` (`Observation.code |
+    Observation.component.code`) is `code` and `component-code` together; `phonetic` is `name`;
+    `combo-code-value-quantity` is `code-value-quantity` and `component-code-value-quantity`
+    (same parts, values from both). They are given no rows (on Synthea, a fifth of an
+    Observation's rows), and a search by one reads the rows of those it stands for.
+
+    A parameter stands for another when its branches (the specialised expression split at the
+    top-level `|`) are among the other's, with the same type (and for composites the same
+    parts); the branches of those it covers must make up the other's exactly. Custom
+    parameters take no part: a custom one becomes searchable only after $reindex, and an
+    existing one must not lose its rows because a new one repeats them."""
+    custom_codes = {p.code for p in _custom}
+    signatures: dict[str, tuple[str, frozenset[str], tuple[tuple[str, str], ...]]] = {}
+    by_code = {p.code: p for p in search_parameters(resource_type)}
+    for parameter in by_code.values():
+        if parameter.code in custom_codes or parameter.code in UNINDEXED or parameter.type not in _ALIASABLE_TYPES:
+            continue
+        expression = compiled_for(parameter, resource_type)
+        if expression is None:
+            continue
+        parts = tuple((by_code[code].type if code in by_code else "", part) for code, part in parameter.components)
+        signatures[parameter.code] = (parameter.type, frozenset(split_union(expression.expression)), parts)
+    aliases: dict[str, tuple[str, ...]] = {}
+    stored: list[str] = []
+    for code in sorted(signatures, key=lambda c: (len(signatures[c][1]), c)):
+        kind, branches, parts = signatures[code]
+        covering = [
+            other
+            for other in stored
+            if signatures[other][0] == kind and signatures[other][2] == parts and signatures[other][1] <= branches
+        ]
+        if covering and frozenset().union(*(signatures[other][1] for other in covering)) == branches:
+            aliases[code] = tuple(covering)
+        else:
+            stored.append(code)
+    return aliases
 
 
 @cache

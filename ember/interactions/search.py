@@ -17,6 +17,7 @@ import orjson
 from ember.access import AccessContext
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import error
+from ember.fhir.search_parameters import row_aliases
 from ember.interactions.bundles import bundle, link
 from ember.interactions.code_sets import resolve_code_sets
 from ember.interactions.request import FhirRequest, FhirResponse
@@ -156,7 +157,7 @@ def _sort_key(types: tuple[str, ...], key: str) -> SortKey:
     parameter = parameters_of(types[0]).get(code)
     if parameter is None or parameter.type == "special" or parameter.type not in INDEX_TABLE_OF_TYPE:
         raise error(400, "not-supported", f"Cannot sort by '{code[:60]}'", "_sort")
-    return SortKey(code, INDEX_TABLE_OF_TYPE[parameter.type], descending)
+    return SortKey(code, INDEX_TABLE_OF_TYPE[parameter.type], descending, row_aliases(types[0]).get(code, ()))
 
 
 def _include_spec(types: tuple[str, ...], kind: str, value: str, iterate: bool) -> IncludeSpec:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ember.store.search_query import (
+    AnyOf,
     CodeSetCondition,
     Condition,
     NearCondition,
@@ -46,30 +47,33 @@ class IndexLeaves:
 
     def leaf(self, condition: Condition) -> Leaf:
         """The index table and row predicate of an index condition (see `driver_rank`)."""
+        if isinstance(condition, AnyOf):
+            either = [self.leaf(c) for c in condition.conditions]
+            return Leaf(either[0].table, "(" + " OR ".join(f"({leaf.predicate})" for leaf in either) + ")")
         param = f"x.param = {self.bind(getattr(condition, 'param', ''))}"
+        table = _table(condition)
         if isinstance(condition, TokenCondition):
             terms = [param]
             if condition.code is not None:
                 terms.append(f"x.code = {self.bind(condition.code)}")
             if condition.system is not None:
                 terms.append(f"x.system = {self.bind(condition.system)}")
-            return Leaf("token", " AND ".join(terms))
+            return Leaf(table, " AND ".join(terms))
         if isinstance(condition, CodeSetCondition):
             if not condition.codes:
-                return Leaf("token", "1 = 0")
+                return Leaf(table, "1 = 0")
             pairs = ", ".join(f"({self.bind(system)}, {self.bind(code)})" for system, code in condition.codes)
-            return Leaf("token", f"{param} AND (x.system, x.code) IN (VALUES {pairs})")
+            return Leaf(table, f"{param} AND (x.system, x.code) IN (VALUES {pairs})")
         if isinstance(condition, StringCondition):
-            table = "text" if condition.param in ("_text", "_content") else "string"
             return Leaf(table, f"{param} AND {self._string(condition)}")
         if isinstance(condition, RangeCondition):
-            return Leaf(condition.table, f"{param} AND {self._range(condition)}")
+            return Leaf(table, f"{param} AND {self._range(condition)}")
         if isinstance(condition, ReferenceCondition):
-            return Leaf("reference", f"{param}{self._reference(condition)}")
+            return Leaf(table, f"{param}{self._reference(condition)}")
         if isinstance(condition, UriCondition):
-            return Leaf("uri", f"{param} AND {self._uri(condition)}")
+            return Leaf(table, f"{param} AND {self._uri(condition)}")
         if isinstance(condition, NearCondition):
-            return Leaf("number", f"{param} AND {self._near(condition)}")
+            return Leaf(table, f"{param} AND {self._near(condition)}")
         raise TypeError(f"not an index condition: {condition!r}")
 
     def _string(self, condition: StringCondition) -> str:
@@ -163,7 +167,15 @@ class IndexLeaves:
 def driver_rank(condition: Condition) -> int | None:
     """How well a condition answered by one index table alone (what `_leaf` renders) suits
     finding the matches: lower is better (equality lookups, then code sets, prefixes and ranges,
-    then substring scans); None if it is not one."""
+    then substring scans); None if it is not one. A list of alternatives on one table (`code=a,b`,
+    or `combo-code=a` read from the `code` and `component-code` rows) is one lookup per
+    alternative: it ranks as its worst."""
+    if isinstance(condition, AnyOf):
+        ranks = [driver_rank(c) for c in condition.conditions]
+        tables = {_table(c) for c in condition.conditions}
+        if not ranks or None in ranks or len(tables) != 1:
+            return None
+        return max(rank for rank in ranks if rank is not None)
     if isinstance(condition, TokenCondition):
         return 0 if condition.code is not None else 3
     if isinstance(condition, ReferenceCondition):
@@ -177,6 +189,21 @@ def driver_rank(condition: Condition) -> int | None:
     if isinstance(condition, RangeCondition):
         return 2
     return None
+
+
+def _table(condition: Condition) -> str:
+    """The index table of an index condition (what `leaf` renders it on)."""
+    if isinstance(condition, TokenCondition | CodeSetCondition):
+        return "token"
+    if isinstance(condition, StringCondition):
+        return "text" if condition.param in ("_text", "_content") else "string"
+    if isinstance(condition, RangeCondition):
+        return condition.table
+    if isinstance(condition, NearCondition):
+        return "number"
+    if isinstance(condition, ReferenceCondition):
+        return "reference"
+    return "uri" if isinstance(condition, UriCondition) else ""
 
 
 def _uri_prefixes(value: str) -> list[str]:

@@ -17,8 +17,9 @@ from ember.fhir.fhirpath.ucum import UCUM, canonical
 from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, error
 from ember.fhir.search_index import normalise
-from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, search_parameters
+from ember.fhir.search_parameters import DERIVED_CACHES, SearchParameter, row_aliases, search_parameters
 from ember.store.search_query import (
+    AllOf,
     AnyOf,
     ChainCondition,
     CompositeCondition,
@@ -122,6 +123,9 @@ def parse_parameter(resource_type: str, name: str, value: str, base_url: str = "
     if modifier and not (parameter.type == "reference" and is_resource_type(modifier)):
         if modifier not in _MODIFIERS.get(parameter.type, ()):
             raise error(400, "not-supported", f"Modifier ':{modifier[:30]}' is not valid on '{code}'", name)
+    stand_ins = row_aliases(resource_type).get(code)
+    if stand_ins is not None:
+        return _through(resource_type, stand_ins, modifier, value, base_url, depth)
     if modifier == "missing":
         return _missing(parameter, value, name)
     alternatives = [
@@ -131,6 +135,25 @@ def parse_parameter(resource_type: str, name: str, value: str, base_url: str = "
     if parameter.type == "token" and modifier in ("not", "not-in"):
         return Not(AnyOf(tuple(alternatives)))
     return alternatives[0] if len(alternatives) == 1 else AnyOf(tuple(alternatives))
+
+
+def _through(
+    resource_type: str, stand_ins: tuple[str, ...], modifier: str, value: str, base_url: str, depth: int
+) -> Condition:
+    """A parameter without rows of its own (see row_aliases), searched through the rows of the
+    parameters it stands for: a match in any of them, or for the negative forms (`:not`,
+    `:not-in`, `:missing=true`) in none of them."""
+    suffix = f":{modifier}" if modifier else ""
+    conditions = []
+    for code in stand_ins:
+        condition = parse_parameter(resource_type, code + suffix, value, base_url, depth)
+        assert condition is not None, code  # a core parameter of the type
+        conditions.append(condition)
+    if modifier in ("not", "not-in") or (modifier == "missing" and value == "true"):
+        return conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions))
+    # One flat OR: a list of index conditions on one table drives a page as one index lookup.
+    flat = tuple(part for c in conditions for part in (c.conditions if isinstance(c, AnyOf) else (c,)))
+    return flat[0] if len(flat) == 1 else AnyOf(flat)
 
 
 def _value(

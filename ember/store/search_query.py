@@ -207,6 +207,9 @@ class SortKey:
     param: str
     table: str | None
     descending: bool = False
+    #: The parameters whose index rows hold its values, when it has none of its own (a
+    #: parameter that stands for others: see row_aliases).
+    rows_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

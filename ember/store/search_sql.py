@@ -149,10 +149,16 @@ class SearchSql:
         beyond = ">" if first.descending else "<"
         where = [
             self._type_filter("s", types),
-            f"s.param = {self.bind(first.param)}",
+            self._sort_rows("s", first),
             f"s.{column} IS NOT NULL",
-            f"NOT EXISTS (SELECT 1 FROM {first.table}_index o WHERE o.resource_type = s.resource_type "
-            f"AND o.id = s.id AND o.param = s.param AND o.{column} {beyond} s.{column})",
+            # One probe per parameter: SQLite 3.40 answered `o.param IN (?, ?) AND o.code < s.code`
+            # from the `_resource` index as if a smaller value existed where none did, and lost
+            # every blood pressure Observation from `_sort=combo-code`.
+            *(
+                f"NOT EXISTS (SELECT 1 FROM {first.table}_index o WHERE o.resource_type = s.resource_type "
+                f"AND o.id = s.id AND o.param = {self.bind(param)} AND o.{column} {beyond} s.{column})"
+                for param in first.rows_of or (first.param,)
+            ),
             *(self._condition("s", types, condition) for condition in query.conditions),
             *self._access_filter("s", types),
         ]
@@ -179,7 +185,7 @@ class SearchSql:
             first = query.sort[0]
             valued = (
                 f"SELECT o.id FROM {first.table}_index o WHERE {self._scope('o', 'r', query.resource_types)} "
-                f"AND o.param = {self.bind(first.param)} AND o.{_SORT_COLUMNS[str(first.table)]} IS NOT NULL"
+                f"AND {self._sort_rows('o', first)} AND o.{_SORT_COLUMNS[str(first.table)]} IS NOT NULL"
             )
             where.append(f"NOT (r.id IN ({valued}))")
         matches = ", ".join(["r.resource_type AS t", "r.id AS i", *(f"{k} AS {n}" for k, n in zip(keys, names))])
@@ -455,9 +461,16 @@ class SearchSql:
         sentinel = _sentinel(key)
         value = (
             f"(SELECT {aggregate}(o.{column}) FROM {key.table}_index o WHERE o.resource_type = {row}.resource_type "
-            f"AND o.id = {row}.id AND o.param = {self.bind(key.param)})"
+            f"AND o.id = {row}.id AND {self._sort_rows('o', key)})"
         )
         return f"COALESCE({value}, {self.bind(sentinel)})"
+
+    def _sort_rows(self, row: str, key: SortKey) -> str:
+        """The index row `row` holds a value of the sort key."""
+        params = key.rows_of or (key.param,)
+        if len(params) == 1:
+            return f"{row}.param = {self.bind(params[0])}"
+        return f"{row}.param IN ({', '.join(self.bind(param) for param in params)})"
 
     def _keyset(
         self, query: SearchQuery, keys: list[str], type_column: str = "r.resource_type", id_column: str = "r.id"

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from ember.fhir.fhirpath import compile as compile_fhirpath
-from ember.fhir.search_parameters import compiled_for, search_parameters, split_union
+from ember.fhir.search_index import index_rows
+from ember.fhir.search_parameters import (
+    SearchParameter,
+    compiled_for,
+    row_aliases,
+    search_parameters,
+    set_custom_parameters,
+    split_union,
+)
 from tests.conformance import CONFORMANCE
 
 SYNTHEA = CONFORMANCE / "synthea"
@@ -52,3 +60,46 @@ def test_specialised_expressions_agree_with_the_full_ones_on_synthea() -> None:
             assert actual == expected, (parameter.code, resource_type)
             checked += 1
     assert checked > 50_000 // 3
+
+
+def test_parameters_that_repeat_others_stand_for_them() -> None:
+    assert row_aliases("Observation") == {
+        "combo-code": ("code", "component-code"),
+        "combo-code-value-concept": ("code-value-concept", "component-code-value-concept"),
+        "combo-code-value-quantity": ("code-value-quantity", "component-code-value-quantity"),
+        "combo-data-absent-reason": ("component-data-absent-reason", "data-absent-reason"),
+        "combo-value-concept": ("component-value-concept", "value-concept"),
+        "combo-value-quantity": ("component-value-quantity", "value-quantity"),
+    }
+    assert row_aliases("Patient") == {"phonetic": ("name",)}
+    assert row_aliases("Encounter") == {}
+
+
+def test_a_parameter_that_stands_for_others_has_no_rows_and_theirs_hold_its_values() -> None:
+    """Every value `combo-code` would index is a row of `code` or `component-code`, on every
+    Synthea Observation (the rows the search reads in its place)."""
+    full = compile_fhirpath("Observation.code | Observation.component.code")
+    checked = 0
+    for resource in _resources():
+        if resource["resourceType"] != "Observation":
+            continue
+        rows = index_rows(resource)
+        assert not any(row[0].startswith("combo-") for table in rows.values() for row in table)
+        held = {(row[1], row[2]) for row in rows["token"] if row[0] in ("code", "component-code")}
+        for concept in full(resource):
+            for coding in concept.get("coding", ()):
+                assert (coding.get("system", ""), coding["code"]) in held
+                checked += 1
+    assert checked > 500
+
+
+def test_custom_parameters_never_take_part() -> None:
+    """A custom parameter repeating a core one keeps its own rows, and the core one its own."""
+    custom = SearchParameter("given-again", "string", ("Patient",), "Patient.name", url="http://example.org/sp")
+    try:
+        set_custom_parameters((custom,))
+        assert row_aliases("Patient") == {"phonetic": ("name",)}
+        rows = index_rows({"resourceType": "Patient", "name": [{"family": "Doe"}]})["string"]
+        assert {"name", "given-again"} <= {row[0] for row in rows}
+    finally:
+        set_custom_parameters(())

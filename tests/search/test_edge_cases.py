@@ -239,6 +239,8 @@ async def test_and_or(ember: SearchClient, params: list[tuple[str, str]]) -> Non
         ("Observation", "-value-quantity,date", [("code", "http://loinc.org|8302-2")]),
         ("Observation", "combo-value-quantity", [("code", "http://loinc.org|85354-9")]),  # two values each
         ("Observation", "-combo-value-quantity", [("code", "http://loinc.org|85354-9")]),
+        ("Observation", "combo-code,date", [("patient:missing", "false"), ("date", "ge2015")]),
+        ("Observation", "-combo-code,date", [("patient:missing", "false"), ("date", "ge2015")]),
     ],
 )
 async def test_sort(ember: SearchClient, resource_type: str, sort: str, params: list[tuple[str, str]]) -> None:
@@ -364,6 +366,16 @@ async def test_timezones_in_search_values(ember: SearchClient, value: str) -> No
         ("Observation", [("subject:Patient.identifier", "http://example.org/ids|a\\|b\\,c\\$d")]),
         ("Encounter", [("subject:Patient._has:Observation:subject:code", "precision")]),
         ("Patient", [("_has:Observation:subject:code:missing", "false"), ("gender", "male")]),
+        # Parameters read through the rows of those they stand for (row_aliases): every form.
+        ("Observation", [("combo-code", "http://loinc.org|8480-6,http://loinc.org|8302-2")]),
+        ("Observation", [("combo-code:not", "http://loinc.org|8480-6"), ("category", "vital-signs")]),
+        ("Observation", [("combo-code:text", "systolic")]),
+        ("Observation", [("combo-code:missing", "false"), ("code", "http://loinc.org|85354-9")]),
+        ("Observation", [("combo-value-quantity:missing", "true"), ("category", "vital-signs")]),
+        ("Observation", [("combo-value-quantity", "gt130")]),
+        ("Observation", [("combo-code-value-quantity:missing", "false"), ("code", "http://loinc.org|8302-2")]),
+        ("Patient", [("_has:Observation:patient:combo-code", "http://loinc.org|8480-6")]),
+        ("Patient", [("phonetic", "angs")]),
     ],
 )
 async def test_more_combinations(ember: SearchClient, resource_type: str, params: list[tuple[str, str]]) -> None:

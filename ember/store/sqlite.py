@@ -269,6 +269,11 @@ class SqliteStore(SearchingStore):
         # Every write updates a dozen search-index B-trees at random places; with SQLite's
         # default 2 MB page cache the writer re-read them from the file for each insert.
         await self.on_writer(lambda connection: connection.execute(f"PRAGMA cache_size = -{_WRITER_CACHE_KIB}"))
+        # Each write unit runs in a savepoint (see `transaction`), and SQLite keeps the original
+        # of every page a savepoint changes in a sub-journal: by default a file in /var/tmp,
+        # written page by page (a Synthea bundle: ~10 pages of 4 KB per resource, more than the
+        # WAL got). In memory it is dropped at RELEASE; searches keep their own temp files.
+        await self.on_writer(lambda connection: connection.execute("PRAGMA temp_store = MEMORY"))
         await self.on_writer(
             lambda connection: connection.execute(f"PRAGMA wal_autocheckpoint = {_WRITER_CHECKPOINT_PAGES}")
         )

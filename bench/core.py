@@ -45,6 +45,7 @@ from bench._loadgen import (
 )
 from bench._samples import CONFORMANCE
 from bench._server import RunningServer, ember_server, scratch_database
+from ember.cli.serve import event_loop
 
 SYNTHEA = CONFORMANCE / "synthea/smart-synthea-v2.4"
 #: Spread over the workers (see spread_connections): left to the kernel, all 3 connections of a
@@ -237,7 +238,8 @@ def main() -> None:
         raise SystemExit(130) from None
     print(
         f"Ember core benchmark: {args.workers} workers, {args.duration:g} s per phase, "
-        f"{os.cpu_count()} CPUs shared with the load generator ({tool_name()}; ingest: python-asyncio)"
+        f"{os.cpu_count()} CPUs shared with the load generator ({tool_name()}; ingest: python-asyncio), "
+        f"server event loop: {event_loop()}"
     )
     # Anything else busy on the machine lowers every figure: say so beside them.
     print(f"1-minute load average before the run: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}")

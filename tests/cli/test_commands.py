@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from ember.access import AccessContext
 from ember.cli import app
+from ember.cli.serve import event_loop
 from ember.store.base import HistoryQuery
 from ember.store.sqlite import SqliteStore
 from tests.conformance import CONFORMANCE
@@ -66,3 +68,7 @@ def test_load_reports_invalid_input(tmp_path: Path) -> None:
     result = runner.invoke(app, ["load", str(bad), "--database", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 1
     assert "status" in result.output
+
+
+def test_the_server_runs_on_uvloop_where_it_is_a_dependency() -> None:
+    assert event_loop() == ("asyncio" if sys.platform == "win32" else "uvloop")

@@ -33,8 +33,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=64)
 def fhir_instant(moment: datetime) -> str:
-    """FHIR instant text in UTC with Z, to the microsecond so fast successive writes still order."""
+    """FHIR instant text in UTC with Z, to the microsecond so fast successive writes still order.
+    Cached: every resource of a transaction is stamped with the same moment, twice."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

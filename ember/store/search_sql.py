@@ -151,13 +151,14 @@ class SearchSql:
             self._type_filter("s", types),
             self._sort_rows("s", first),
             f"s.{column} IS NOT NULL",
-            # One probe per parameter: SQLite 3.40 answered `o.param IN (?, ?) AND o.code < s.code`
-            # from the `_resource` index as if a smaller value existed where none did, and lost
-            # every blood pressure Observation from `_sort=combo-code`.
+            # A parameter that stands for others (see row_aliases): one probe per parameter.
+            # SQLite 3.40 answered `o.param IN (?, ?) AND o.code < s.code` from the `_resource`
+            # index as if a smaller value existed where none did, and lost every blood pressure
+            # Observation from `_sort=combo-code`.
             *(
                 f"NOT EXISTS (SELECT 1 FROM {first.table}_index o WHERE o.resource_type = s.resource_type "
-                f"AND o.id = s.id AND o.param = {self.bind(param)} AND o.{column} {beyond} s.{column})"
-                for param in first.rows_of or (first.param,)
+                f"AND o.id = s.id AND o.param = {param} AND o.{column} {beyond} s.{column})"
+                for param in ([self.bind(p) for p in first.rows_of] if first.rows_of else ["s.param"])
             ),
             *(self._condition("s", types, condition) for condition in query.conditions),
             *self._access_filter("s", types),

@@ -101,5 +101,10 @@ def test_custom_parameters_never_take_part() -> None:
         assert row_aliases("Patient") == {"phonetic": ("name",)}
         rows = index_rows({"resourceType": "Patient", "name": [{"family": "Doe"}]})["string"]
         assert {"name", "given-again"} <= {row[0] for row in rows}
+        # A custom `code` replaces the core one: `combo-code` no longer has it to stand on.
+        replacing = SearchParameter("code", "token", ("Observation",), "Observation.code", url="http://example.org/c")
+        set_custom_parameters((replacing,))
+        assert "combo-code" not in row_aliases("Observation")
+        assert "combo-value-quantity" in row_aliases("Observation")
     finally:
         set_custom_parameters(())

@@ -162,6 +162,13 @@ def row_aliases(resource_type: str) -> dict[str, tuple[str, ...]]:
     return aliases
 
 
+#: Expressions of R4's search-parameters.json that can never match as written, and the form
+#: FHIR R5 gives them. `value.as(DateTime)` asks for the FHIRPath System type, which no FHIR
+#: `valueDateTime` is (FHIRPath casts are exact; fhirpathpy agrees), so `code-value-date` never
+#: matched an Observation dated by `valueDateTime`.
+_ERRATA = {"value.as(DateTime) | value.as(Period)": "value.ofType(dateTime) | value.ofType(Period)"}
+
+
 @cache
 def _all_parameters() -> tuple[SearchParameter, ...]:
     return tuple(
@@ -171,7 +178,9 @@ def _all_parameters() -> tuple[SearchParameter, ...]:
             base=tuple(row["base"]),
             expression=row.get("expression"),
             target=tuple(row.get("target", ())),
-            components=tuple((part["code"], part["expression"]) for part in row.get("component", ())),
+            components=tuple(
+                (part["code"], _ERRATA.get(part["expression"], part["expression"])) for part in row.get("component", ())
+            ),
             url=row.get("url", ""),
             description=row.get("description", ""),
         )

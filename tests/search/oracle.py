@@ -8,7 +8,9 @@ purpose: a search engine is checked against something with no planner, no index 
 fhirpathpy cannot run every R4 expression as written, so three mechanical rewrites come first
 (`_prepare`): `Resource.`/`DomainResource.` become the resource's type, `X as T` becomes
 `X.ofType(T)` (the R4 expressions apply `as` to collections), and `where(resolve() is T)`
-becomes a test on the reference's type prefix (there is nothing to resolve against).
+becomes a test on the reference's type prefix (there is nothing to resolve against). One
+erratum is read as R5 writes it, as Ember does: `code-value-date`'s `value.as(DateTime)` (the
+FHIRPath System type, which no FHIR `valueDateTime` is) means `value.ofType(dateTime)`.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def _prepare(expression: str, resource_type: str) -> str:
         branch = re.sub(r"^(Resource|DomainResource)\.", f"{resource_type}.", branch)
         branch = re.sub(r"^(.+) as (\w+)$", r"(\1).ofType(\2)", branch)
         branch = re.sub(r"\.as\((\w+)\)", r".ofType(\1)", branch)
+        branch = branch.replace("value.ofType(DateTime)", "value.ofType(dateTime)")
         branch = re.sub(r"where\(resolve\(\) is (\w+)\)", r"where(reference.startsWith('\1/'))", branch)
         prepared.append(branch)
     return " | ".join(prepared)

@@ -135,3 +135,26 @@ async def test_sorted_pages_cross_from_valued_to_missing_and_back(empty_ember: h
         page = (await empty_ember.get(preceding)).json()
         backward.append(_ids(page))
     assert backward == pages[::-1]
+
+
+async def test_code_value_date_matches_observations_dated_by_value_date_time(empty_ember: httpx.AsyncClient) -> None:
+    """R4 writes the part as `value.as(DateTime)`, which no FHIR dateTime is; Ember reads it as
+    R5 does (`value.ofType(dateTime) | value.ofType(Period)`), so both kinds of dated value match."""
+    code = {"coding": [{"system": "http://example.org/codes", "code": "onset"}]}
+    dated = {"resourceType": "Observation", "status": "final", "code": code, "valueDateTime": "2021-03-04"}
+    period = {**dated, "valuePeriod": {"start": "2022-01-01", "end": "2022-02-01"}}
+    del period["valueDateTime"]
+    ids = []
+    for resource in (dated, period):
+        created = await empty_ember.post("Observation", json=resource)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+
+    async def found(value: str) -> list[str]:
+        page = (await empty_ember.get("Observation", params={"code-value-date": value})).json()
+        return sorted(entry["resource"]["id"] for entry in page.get("entry", []))
+
+    assert await found("http://example.org/codes|onset$2021-03") == [ids[0]]
+    assert await found("http://example.org/codes|onset$ge2022-01-15") == [ids[1]]
+    assert await found("http://example.org/codes|onset$ge2021") == sorted(ids)
+    assert await found("http://example.org/codes|other$2021-03") == []

@@ -34,6 +34,7 @@ from ember.store.index_tables import INDEX_TABLES
 from ember.store.jobs_records import JobsAndRecords
 from ember.store.migrations import migration_scripts
 from ember.store.read_batcher import ReadBatcher
+from ember.store.read_connection import ReadConnection
 from ember.store.searching import Searcher, SearchingStore, TransactionSearch, too_costly
 
 # A plain connection, or a pooled one (a proxy with the same API).
@@ -44,6 +45,9 @@ _MIGRATION_LOCK = 0x656D626572
 
 _PING_TIMEOUT_SECONDS = 2.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Every connection's session settings (see PostgresStore.open for why).
+_SERVER_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
 
 _VERSION_COLUMNS = "resource_type, id, version, last_updated, deleted, body"
 
@@ -333,7 +337,8 @@ class PostgresStore(SearchingStore):
         self._search_timeout = search_timeout
         self._pool: asyncpg.Pool | None = None
         self._searcher = Searcher(self._scan, _dollar)
-        self._reads = ReadBatcher(self._fetch, _READ_SQL, _VERSION_COLUMNS)
+        self._read_connection: ReadConnection | None = None
+        self._reads = ReadBatcher(self._read_rows, _READ_SQL, _VERSION_COLUMNS)
 
     async def open(self) -> None:
         # JIT compiles a plan for every statement PostgreSQL estimates as costly; for search
@@ -346,7 +351,7 @@ class PostgresStore(SearchingStore):
             min_size=self._min_size,
             max_size=self._max_size,
             reset=_session_needs_no_reset,
-            server_settings={"jit": "off", "max_parallel_workers_per_gather": "0"},
+            server_settings=_SERVER_SETTINGS,
         )
         try:
             async with pool.acquire() as conn:
@@ -355,8 +360,12 @@ class PostgresStore(SearchingStore):
             await pool.close()
             raise
         self._pool = pool
+        self._read_connection = ReadConnection(self._url, _SERVER_SETTINGS)
 
     async def close(self) -> None:
+        if self._read_connection is not None:
+            await self._read_connection.close()
+            self._read_connection = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -401,8 +410,10 @@ class PostgresStore(SearchingStore):
         count: int = await self._connected().fetchval(sql, *params)
         return count
 
-    async def _fetch(self, sql: str, *params: object) -> list[asyncpg.Record]:
-        return list(await self._connected().fetch(sql, *params))
+    async def _read_rows(self, sql: str, *params: object) -> list[asyncpg.Record]:
+        if self._read_connection is None:
+            raise RuntimeError("PostgresStore is not open: call open() first")
+        return await self._read_connection.fetch(sql, *params)
 
     async def _scan(self, sql: str, params: list[object]) -> list[asyncpg.Record]:
         """A search statement, as an unnamed prepared statement: PostgreSQL plans it for its

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
 from ember.access import AccessContext
+from ember.store.base import NewVersion
 from ember.store.migrations import migration_scripts
 from ember.store.postgres import PostgresStore, migrate
+from ember.store.read_connection import ReadConnection
 from tests.pg import create_test_database, drop_test_database, require_postgres
 
 pytestmark = pytest.mark.anyio
@@ -112,3 +115,48 @@ async def test_bodies_and_long_texts_are_compressed_with_lz4(empty_database: str
         "resource_version": "l",
         "text_index": "l",
     }
+
+
+async def _opened_with_a_patient(url: str) -> PostgresStore:
+    store = PostgresStore(url, min_size=1, max_size=2)
+    await store.open()
+    body = b'{"resourceType":"Patient","id":"p1"}'
+    async with store.transaction() as tx:
+        await tx.write([NewVersion("Patient", "p1", 1, datetime.now(UTC), False, body, 0, {})])
+    return store
+
+
+async def test_reads_by_id_get_generic_plans_and_searches_keep_custom_ones(empty_database: str) -> None:
+    """The setting that spares reads their planning must stay off the pool: searches are
+    unnamed statements so that each is planned for its own values."""
+    store = await _opened_with_a_patient(empty_database)
+    try:
+        assert (await store.read(AccessContext.system(), "Patient", "p1")) is not None
+        assert await store._read_rows("SHOW plan_cache_mode") == [("force_generic_plan",)]
+        assert await store._connected().fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
+        await store.close()
+
+
+async def test_a_lost_read_connection_is_replaced(empty_database: str) -> None:
+    store = await _opened_with_a_patient(empty_database)
+    ctx = AccessContext.system()
+    try:
+        assert (await store.read(ctx, "Patient", "p1")) is not None
+        (pid,) = (await store._read_rows("SELECT pg_backend_pid()"))[0]
+        assert await store._connected().fetchval("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(50):  # the backend goes away asynchronously
+            if not await store._connected().fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.02)
+        stored = await store.read(ctx, "Patient", "p1")
+        assert stored is not None and stored.id == "p1"
+        assert (await store._read_rows("SELECT pg_backend_pid()"))[0][0] != pid
+    finally:
+        await store.close()
+
+
+async def test_reads_fail_rather_than_wait_when_postgresql_is_unreachable() -> None:
+    connection = ReadConnection(UNREACHABLE_URL, {})
+    with pytest.raises(OSError):
+        await connection.fetch("SELECT 1")

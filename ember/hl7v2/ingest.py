@@ -88,8 +88,11 @@ class Ingestor:
         return Outcome(acknowledgement(message, ACCEPT), ACCEPT, written=written)
 
     async def _seen(self, key: str) -> bool:
-        async with self.store.transaction() as tx:
-            return await tx.get_record(PROCESSED, key) is not None
+        """Whether the message was applied already, from the committed state: no turn of the
+        store's writer (on SQLite, a lock shared by every worker, and the wait for its group's
+        COMMIT). A resend that slips past (its first copy commits meanwhile) meets the record
+        inside its own transaction, which then rolls back (`_record`)."""
+        return await self.store.lookups().get_record(PROCESSED, key) is not None
 
     async def _reject(
         self, message: Message | None, text: str, code: str, detail: ErrorDetail, control_id: str = ""

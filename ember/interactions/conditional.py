@@ -2,8 +2,9 @@
 (`"reference": "Patient?identifier=http://x|123"`), resolved inside the writer's transaction.
 
 Criteria are any search parameters, with commas for OR and repeated parameters for AND,
-matched inside the same store transaction as the write. `identifier` and `_id`, what feeds
-send in practice, take a direct index lookup.
+matched inside the same store transaction as the write (a transaction Bundle also resolves
+them once before, against the committed state, to check its resources outside the writer).
+`identifier` and `_id`, what feeds send in practice, take a direct index lookup.
 """
 
 from __future__ import annotations
@@ -16,20 +17,20 @@ from ember.fhir.model import is_resource_type
 from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.reference_walk import location_of, references_in
 from ember.interactions.code_sets import needs_terminology
-from ember.store.base import Transaction
+from ember.store.base import Lookups
 from ember.store.search_parse import parse_parameter
 
 _INDEXED_LOOKUPS = ("identifier", "_id")
 
 
-async def matching_ids(transaction: Transaction, resource_type: str, query: str, where: str) -> set[str]:
+async def matching_ids(lookups: Lookups, resource_type: str, query: str, where: str) -> set[str]:
     """Ids of the current resources of `resource_type` matching every criterion of `query`
     (at most a few: callers only tell none, one and several apart)."""
     criteria = parse_qsl(query, keep_blank_values=True)
     if not criteria:
         raise error(400, "invalid", "Conditional criteria must not be empty", where)
     if all(name in _INDEXED_LOOKUPS for name, _ in criteria):
-        return await _identifier_matches(transaction, resource_type, criteria)
+        return await _identifier_matches(lookups, resource_type, criteria)
     conditions = []
     for name, value in criteria:
         try:
@@ -43,28 +44,26 @@ async def matching_ids(transaction: Transaction, resource_type: str, query: str,
             message = f"'{name[:40]}' needs the terminology service, which conditional criteria cannot use"
             raise error(400, "not-supported", message, where)
         conditions.append(condition)
-    return set(await transaction.search_ids(AccessContext.system(), resource_type, conditions))
+    return set(await lookups.search_ids(AccessContext.system(), resource_type, conditions))
 
 
-async def _identifier_matches(
-    transaction: Transaction, resource_type: str, criteria: list[tuple[str, str]]
-) -> set[str]:
+async def _identifier_matches(lookups: Lookups, resource_type: str, criteria: list[tuple[str, str]]) -> set[str]:
     """The common case (what HL7 v2 and Synthea feeds send) without the search planner."""
     matches: set[str] | None = None
     for name, value in criteria:
         found: set[str] = set()
         for alternative in value.split(","):
-            found |= await _ids_for(transaction, resource_type, name, alternative)
+            found |= await _ids_for(lookups, resource_type, name, alternative)
         matches = found if matches is None else matches & found
     return matches or set()
 
 
-async def _ids_for(transaction: Transaction, resource_type: str, name: str, value: str) -> set[str]:
+async def _ids_for(lookups: Lookups, resource_type: str, name: str, value: str) -> set[str]:
     if name == "_id":
-        current = await transaction.current([(resource_type, value)])
+        current = await lookups.current([(resource_type, value)])
         return {value} if (resource_type, value) in current and not current[(resource_type, value)].deleted else set()
     system, separator, code = value.rpartition("|")
-    return set(await transaction.find_by_token(resource_type, "identifier", system if separator else None, code))
+    return set(await lookups.find_by_token(resource_type, "identifier", system if separator else None, code))
 
 
 def has_conditional_reference(references: list[dict[str, Any]]) -> bool:
@@ -81,7 +80,7 @@ def _criteria(reference: str) -> tuple[str, str] | None:
 
 
 async def resolve_conditional_references(
-    transaction: Transaction, resource: Any, where: str, references: list[dict[str, Any]] | None = None
+    lookups: Lookups, resource: Any, where: str, references: list[dict[str, Any]] | None = None
 ) -> None:
     """Replace each `Type?criteria` reference with the one resource it matches (412 otherwise).
     `references` are the resource's reference objects when the caller has found them already."""
@@ -92,7 +91,7 @@ async def resolve_conditional_references(
             continue
         resource_type, query = criteria
         location = f"{location_of(resource, node, where)}.reference"
-        ids = await matching_ids(transaction, resource_type, query, location)
+        ids = await matching_ids(lookups, resource_type, query, location)
         if len(ids) == 1:
             node["reference"] = f"{resource_type}/{ids.pop()}"
         else:

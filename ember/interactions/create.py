@@ -14,7 +14,7 @@ from ember.interactions.observers import write_versions
 from ember.interactions.request import FhirRequest, FhirResponse
 from ember.interactions.versioning import now, version_headers
 from ember.interactions.writes import check_create, in_transaction, plan_create, require_resource
-from ember.store.base import Store, StoredVersion, Transaction
+from ember.store.base import Lookups, Store, StoredVersion, Transaction
 
 
 async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> FhirResponse:
@@ -46,13 +46,13 @@ async def handle(ctx: AccessContext, request: FhirRequest, store: Store) -> Fhir
 
 
 async def existing_match(
-    transaction: Transaction, resource_type: str, criteria: str, where: str = "If-None-Exist"
+    lookups: Lookups, resource_type: str, criteria: str, where: str = "If-None-Exist"
 ) -> StoredVersion | None:
     """The one resource matching If-None-Exist criteria, None for no match, 412 for several."""
-    ids = await matching_ids(transaction, resource_type, criteria.removeprefix(f"{resource_type}?"), where)
+    ids = await matching_ids(lookups, resource_type, criteria.removeprefix(f"{resource_type}?"), where)
     if len(ids) > 1:
         raise error(412, "multiple-matches", f"If-None-Exist criteria match {len(ids)} resources", where)
     if not ids:
         return None
     key = (resource_type, ids.pop())
-    return (await transaction.current([key]))[key]
+    return (await lookups.current([key]))[key]

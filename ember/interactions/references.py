@@ -3,22 +3,25 @@ reference in the Bundle at it (http.html#trules "resolving references")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ember.fhir.outcome import FhirError, Issue, error
 from ember.fhir.reference_walk import location_of, references_in
 from ember.interactions.bundle_entries import BundleEntry
-from ember.interactions.versioning import new_id
 
 _PLACEHOLDER_PREFIXES = ("urn:uuid:", "urn:oid:")
 
 
-def assign_identities(entries: list[BundleEntry], existing: dict[int, str]) -> dict[str, str]:
+def assign_identities(
+    entries: list[BundleEntry], existing: dict[int, str], fresh_id: Callable[[int], str]
+) -> dict[str, str]:
     """fullUrl -> `Type/id` for every entry that creates or updates a resource.
 
-    POSTed resources get fresh ids now, so references can be rewritten before anything is
-    written, except conditional creates that matched a resource (`existing`, by entry index),
-    whose fullUrl then means that resource. A fullUrl used twice is ambiguous and refused.
+    POSTed resources get fresh ids now (`fresh_id(entry index)`), so references can be
+    rewritten before anything is written, except conditional creates that matched a resource
+    (`existing`, by entry index), whose fullUrl then means that resource. A fullUrl used twice
+    is ambiguous and refused.
     """
     identities: dict[str, str] = {}
     for entry in entries:
@@ -26,7 +29,7 @@ def assign_identities(entries: list[BundleEntry], existing: dict[int, str]) -> d
         if entry.index in existing:
             request.resource_type, _, request.id = existing[entry.index].partition("/")
         elif request.interaction == "create" and request.id is None:
-            request.id = new_id()
+            request.id = fresh_id(entry.index)
         if entry.full_url is None or request.method not in ("POST", "PUT"):
             continue
         if entry.full_url in identities:

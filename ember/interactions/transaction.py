@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -40,7 +41,7 @@ from ember.interactions.writes import (
     plan_delete,
     plan_update,
 )
-from ember.store.base import NewVersion, Store, StoredVersion, Transaction
+from ember.store.base import Lookups, NewVersion, Store, StoredVersion, Transaction
 
 T = TypeVar("T")
 #: Resources checked between two turns of the event loop (~1-2 ms of CPU).
@@ -72,26 +73,25 @@ async def execute_transaction(
     _refuse_unsupported(writes)
     moment = now()
     references = {e.index: references_in(e.request.body) for e in readable if isinstance(e.request.body, dict)}
+    resolution = _Resolution(readable, writes, references)
     # A bundle whose writes do not depend on what the store holds (no conditional interaction,
     # If-None-Exist or conditional reference) is resolved and checked before the store
-    # transaction, so the writer's critical section only appends; others resolve inside it.
-    early = None if _needs_store(writes, references) else await _check_outside(readable, writes, references, moment)
-    # Conditional targets are resolved again on every attempt: a retry after a lost race must
-    # not replay the first attempt's choice (a new id) when a match now exists, nor keep
-    # references the first attempt pointed at its own choices.
-    conditional = [(e.request, e.request.interaction, list(e.request.params), e.request.id) for e in writes]
-    as_sent = [(node, node["reference"]) for found in references.values() for node in found]
+    # transaction, so the writer's critical section only appends. Others are resolved twice:
+    # against the committed state first, outside the store transaction, where their resources
+    # are checked; then inside it, which keeps those checks if every lookup answered the same.
+    early = guess = None
+    if _needs_store(writes, references):
+        guess = await _speculate(store.lookups(), resolution, moment)
+    else:
+        early = await _check_outside(resolution, moment)
 
     async def work(transaction: Transaction) -> dict[int, dict[str, Any]]:
         matched: dict[int, StoredVersion] = {}
+        checked = early or {}
         if early is None:
-            for request, interaction, params, resource_id in conditional:
-                request.interaction, request.params, request.id = interaction, params, resource_id
-            for node, reference in as_sent:
-                node["reference"] = reference
-            await _resolve_conditional_targets(transaction, writes)
-            matched = await _conditional_create_matches(transaction, writes)
-            await _point_references(transaction, readable, references, matched)
+            matched = await resolution.resolve(transaction)
+            if guess is not None and guess.decisions == resolution.decisions(matched):
+                checked = guess.checked
         pending = [entry for entry in writes if entry.index not in matched]
         _refuse_repeated_targets(pending)
         # Creates need no lookup: their ids are new, and write() refuses one that exists.
@@ -101,7 +101,6 @@ async def execute_transaction(
             if e.request.id and e.request.interaction != "create"
         ]
         current = await transaction.current(keys)
-        checked = early or {}
         planned = {entry.index: _plan(entry, current, moment, checked.get(entry.index)) for entry in pending}
         await write_versions(ctx, transaction, [version for version in planned.values() if version is not None])
         if alongside is not None:
@@ -125,25 +124,100 @@ def _needs_store(writes: list[BundleEntry], references: dict[int, list[dict[str,
     return conditional_write or any(has_conditional_reference(found) for found in references.values())
 
 
-async def _check_outside(
-    readable: list[BundleEntry],
-    writes: list[BundleEntry],
-    references: dict[int, list[dict[str, Any]]],
-    moment: datetime,
-) -> dict[int, CheckedResource]:
+class _Resolution:
+    """A bundle's references and conditional entries, resolved against the store as often as
+    needed. Each pass starts from the bundle as sent: a retry after a lost race must not replay
+    an earlier pass's choice when a match now exists, nor keep references an earlier pass
+    pointed at its own choices. An entry that needs a new id gets the same one on every pass,
+    so two passes that met the same answers from the store leave the same bundle."""
+
+    def __init__(
+        self, readable: list[BundleEntry], writes: list[BundleEntry], references: dict[int, list[dict[str, Any]]]
+    ) -> None:
+        self.readable = readable
+        self.writes = writes
+        self.references = references
+        self._as_sent = [(node, node["reference"]) for found in references.values() for node in found]
+        self._requests = [
+            (e.request, e.request.interaction, list(e.request.params), e.request.id, _body_id(e)) for e in writes
+        ]
+        self._fresh: dict[int, str] = {}
+
+    def fresh_id(self, index: int) -> str:
+        if index not in self._fresh:
+            self._fresh[index] = new_id()
+        return self._fresh[index]
+
+    async def resolve(self, lookups: Lookups) -> dict[int, StoredVersion]:
+        """Resolve every conditional part with `lookups`; the conditional creates that matched."""
+        self._restart()
+        await _resolve_conditional_targets(lookups, self.writes, self.fresh_id)
+        matched = await _conditional_create_matches(lookups, self.writes)
+        await _point_references(lookups, self.readable, self.references, matched, self.fresh_id)
+        return matched
+
+    def decisions(self, matched: dict[int, StoredVersion]) -> tuple[Any, ...]:
+        """All a pass chose: what each write became and on which id, which conditional creates
+        matched what, where every reference points. Equal choices, equal bundle."""
+        return (
+            [(e.request.interaction, e.request.id) for e in self.writes],
+            sorted((index, s.resource_type, s.id, s.version) for index, s in matched.items()),
+            [node["reference"] for node, _ in self._as_sent],
+        )
+
+    def _restart(self) -> None:
+        for request, interaction, params, resource_id, body_id in self._requests:
+            request.interaction, request.params, request.id = interaction, params, resource_id
+            if interaction.startswith("conditional-") and isinstance(request.body, dict):
+                request.body.pop("id", None)  # the previous pass's choice
+                if body_id is not None:
+                    request.body["id"] = body_id
+        for node, reference in self._as_sent:
+            node["reference"] = reference
+
+
+@dataclass(frozen=True, slots=True)
+class _Guess:
+    """A pass against the committed state, outside the store transaction: what it chose, and
+    the resources it checked for those choices."""
+
+    decisions: tuple[Any, ...]
+    checked: dict[int, CheckedResource]
+
+
+async def _speculate(lookups: Lookups, resolution: _Resolution, moment: datetime) -> _Guess | None:
+    """Resolve and check a store-dependent bundle before its store transaction: validation and
+    index extraction are most of a write's CPU, and inside the transaction they would hold the
+    writer (on SQLite, every worker's). A bundle this pass refuses is resolved and checked again
+    inside, whose answer counts: the store may have changed in between."""
+    try:
+        matched = await resolution.resolve(lookups)
+        checked = await _check_writes(resolution.writes, moment, set(matched))
+    except FhirError:
+        return None
+    return _Guess(resolution.decisions(matched), checked)
+
+
+async def _check_outside(resolution: _Resolution, moment: datetime) -> dict[int, CheckedResource]:
     """Assign ids, rewrite references and check every created or updated resource, with no
-    store in sight: the bundle does not depend on it.
+    store in sight: the bundle does not depend on it."""
+    identities = assign_identities(resolution.readable, {}, resolution.fresh_id)
+    for entry in resolution.readable:
+        if entry.index in resolution.references:
+            where, found = f"{entry.location}.resource", resolution.references[entry.index]
+            rewrite_references(entry.request.body, identities, where, found)
+    return await _check_writes(resolution.writes, moment, set())
+
+
+async def _check_writes(writes: list[BundleEntry], moment: datetime, skipped: set[int]) -> dict[int, CheckedResource]:
+    """Check every created or updated resource but those of `skipped` entries.
 
     Checking a large bundle takes tens of milliseconds of CPU, so it lets the event loop run
     every `_CHECKS_PER_TURN` resources: a transaction of this worker that holds the store's
     writer (SQLite has one, for every worker) must not wait that long for its next step."""
-    identities = assign_identities(readable, {})
-    for entry in readable:
-        if entry.index in references:
-            rewrite_references(entry.request.body, identities, f"{entry.location}.resource", references[entry.index])
     checked: dict[int, CheckedResource] = {}
     for entry in writes:
-        if entry.request.interaction in ("create", "update"):
+        if entry.index not in skipped and entry.request.interaction in ("create", "update"):
             if checked and len(checked) % _CHECKS_PER_TURN == 0:
                 await asyncio.sleep(0)
             checked[entry.index] = _located(entry, lambda entry=entry: _check(entry, moment))
@@ -151,35 +225,39 @@ async def _check_outside(
 
 
 async def _point_references(
-    transaction: Transaction,
+    lookups: Lookups,
     readable: list[BundleEntry],
     references: dict[int, list[dict[str, Any]]],
     matched: dict[int, StoredVersion],
+    fresh_id: Callable[[int], str],
 ) -> None:
     """Rewrite fullUrl references (conditional creates that matched keep the existing ids) and
     resolve conditional references in the store."""
-    identities = assign_identities(readable, {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()})
+    existing = {index: f"{s.resource_type}/{s.id}" for index, s in matched.items()}
+    identities = assign_identities(readable, existing, fresh_id)
     for entry in readable:
         if entry.index in references and entry.index not in matched:
             where, found = f"{entry.location}.resource", references[entry.index]
             rewrite_references(entry.request.body, identities, where, found)
-            await resolve_conditional_references(transaction, entry.request.body, where, found)
+            await resolve_conditional_references(lookups, entry.request.body, where, found)
 
 
-async def _conditional_create_matches(transaction: Transaction, writes: list[BundleEntry]) -> dict[int, StoredVersion]:
+async def _conditional_create_matches(lookups: Lookups, writes: list[BundleEntry]) -> dict[int, StoredVersion]:
     """Entries whose If-None-Exist criteria matched an existing resource, by entry index."""
     matched = {}
     for entry in writes:
         criteria = entry.request.headers.get("if-none-exist")
         if entry.request.interaction == "create" and criteria is not None:
             where = f"{entry.location}.request.ifNoneExist"
-            existing = await existing_match(transaction, entry.request.resource_type or "", criteria, where)
+            existing = await existing_match(lookups, entry.request.resource_type or "", criteria, where)
             if existing is not None:
                 matched[entry.index] = existing
     return matched
 
 
-async def _resolve_conditional_targets(transaction: Transaction, writes: list[BundleEntry]) -> None:
+async def _resolve_conditional_targets(
+    lookups: Lookups, writes: list[BundleEntry], fresh_id: Callable[[int], str]
+) -> None:
     """Turn `PUT/PATCH/DELETE Type?criteria` entries into plain instance writes on their match
     (http.html#cond-update): an update without a match creates (with the body's id or a new
     one), a delete without one does nothing, a patch without one is 404; several matches are 412.
@@ -189,7 +267,7 @@ async def _resolve_conditional_targets(transaction: Transaction, writes: list[Bu
         if not request.interaction.startswith("conditional-"):
             continue
         where = f"{entry.location}.request.url"
-        ids = await matching_ids(transaction, request.resource_type or "", urlencode(request.params), where)
+        ids = await matching_ids(lookups, request.resource_type or "", urlencode(request.params), where)
         if len(ids) > 1:
             raise error(412, "multiple-matches", f"The criteria match {len(ids)} resources; refine them", where)
         match = next(iter(ids), None)
@@ -199,13 +277,17 @@ async def _resolve_conditional_targets(transaction: Transaction, writes: list[Bu
             if match is not None and body_id not in (None, match):
                 message = f"The resource id '{body_id}' differs from the matched resource '{match}'"
                 raise error(400, "invalid", message, f"{entry.location}.resource.id")
-            request.id = match or body_id or new_id()
+            request.id = match or body_id or fresh_id(entry.index)
             if isinstance(request.body, dict):
                 request.body["id"] = request.id
         elif match is None and request.interaction == "patch":
             raise error(404, "not-found", "The conditional patch criteria match no resource", where)
         else:
             request.id = match  # None: a delete with nothing to delete
+
+
+def _body_id(entry: BundleEntry) -> Any:
+    return entry.request.body.get("id") if isinstance(entry.request.body, dict) else None
 
 
 def _all_readable(entries: list[BundleEntry | FhirError]) -> list[BundleEntry]:

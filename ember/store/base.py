@@ -128,17 +128,15 @@ class Job:
     updated: float
 
 
-class Transaction(Protocol):
-    """A unit of work: reads inside it see a consistent state and lock what they read;
-    everything written commits together or not at all."""
+class Lookups(Protocol):
+    """The reads that resolve conditional interactions and references: a Transaction's, which
+    see and lock one state, or a Store's `lookups()`, which see what is committed now and lock
+    nothing (a transaction uses those to check its resources before it takes the writer, then
+    confirms inside that the store still answers the same)."""
 
     async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
-        """The current versions (deleted ones included) of the given (type, id) keys, locked
-        against concurrent writers until the transaction ends."""
-        ...
-
-    async def write(self, versions: Sequence[NewVersion]) -> None:
-        """Append the versions; raise VersionConflict if any `expected_version` is stale."""
+        """The current versions (deleted ones included) of the given (type, id) keys; in a
+        transaction, locked against concurrent writers until it ends."""
         ...
 
     async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
@@ -149,9 +147,22 @@ class Transaction(Protocol):
     async def search_ids(
         self, ctx: AccessContext, resource_type: str, conditions: Sequence[Condition], *, limit: int = 3
     ) -> list[str]:
-        """Ids of up to `limit` current resources matching every condition, as this unit of work
-        sees them; concurrent units asking the same question take turns, so two conditional
-        creates cannot both find nothing."""
+        """Ids of up to `limit` current resources matching every condition. In a transaction, as
+        it sees them, and concurrent units asking the same question take turns, so two
+        conditional creates cannot both find nothing."""
+        ...
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A live record's value (see `put_record`), None when there is none."""
+        ...
+
+
+class Transaction(Lookups, Protocol):
+    """A unit of work: reads inside it see a consistent state and lock what they read;
+    everything written commits together or not at all."""
+
+    async def write(self, versions: Sequence[NewVersion]) -> None:
+        """Append the versions; raise VersionConflict if any `expected_version` is stale."""
         ...
 
     async def reindex(self, entries: Sequence[ReindexEntry]) -> int:
@@ -213,8 +224,6 @@ class Transaction(Protocol):
         such as a JWT `jti`)."""
         ...
 
-    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None: ...
-
     async def take_record(self, kind: str, key: str) -> dict[str, Any] | None:
         """Delete and return in one step, so a one-time value (an authorization code) is
         redeemed at most once even by concurrent requests."""
@@ -273,4 +282,8 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """Begin a unit of work; it commits when the block exits normally."""
+        ...
+
+    def lookups(self) -> Lookups:
+        """Lookups of the committed state outside any unit of work (they lock nothing)."""
         ...

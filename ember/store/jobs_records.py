@@ -44,13 +44,8 @@ def _dumps(value: dict[str, Any] | None) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-class JobsAndRecords:
-    """The job and record methods of `Transaction` (see base.py for their contracts)."""
-
-    _skip_locked = ""
-    #: Where a claim looks: the partial index of queued and running jobs (migration 0320), which
-    #: SQLite, lacking statistics, would pass over for the kind index of every job ever queued.
-    _claimable = "job"
+class RecordReads:
+    """Reading a record: a Transaction's, and also the stores' `lookups()`, outside any."""
 
     async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         raise NotImplementedError
@@ -61,6 +56,20 @@ class JobsAndRecords:
     def _sql(self, template: str, count: int) -> str:
         """`template` with `{0}`, `{1}`... replaced by the back end's placeholders."""
         return template.format(*(self._placeholder(i + 1) for i in range(count)))
+
+    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        sql = self._sql(f"SELECT value FROM record WHERE kind = {{0}} AND record_key = {{1}} AND {_LIVE}", 3)
+        rows = await self._rows(sql, [kind, key, time.time()])
+        return orjson.loads(rows[0][0]) if rows else None
+
+
+class JobsAndRecords(RecordReads):
+    """The job and record methods of `Transaction` (see base.py for their contracts)."""
+
+    _skip_locked = ""
+    #: Where a claim looks: the partial index of queued and running jobs (migration 0320), which
+    #: SQLite, lacking statistics, would pass over for the kind index of every job ever queued.
+    _claimable = "job"
 
     async def enqueue(
         self, kind: str, payload: dict[str, Any], *, key: str | None = None, run_after: float | None = None
@@ -158,11 +167,6 @@ class JobsAndRecords:
             5,
         )
         return bool(await self._rows(sql, [kind, key, _dumps(value), expires_at, time.time()]))
-
-    async def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
-        sql = self._sql(f"SELECT value FROM record WHERE kind = {{0}} AND record_key = {{1}} AND {_LIVE}", 3)
-        rows = await self._rows(sql, [kind, key, time.time()])
-        return orjson.loads(rows[0][0]) if rows else None
 
     async def take_record(self, kind: str, key: str) -> dict[str, Any] | None:
         sql = self._sql(f"DELETE FROM record WHERE kind = {{0}} AND record_key = {{1}} AND {_LIVE} RETURNING value", 3)

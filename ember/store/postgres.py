@@ -31,7 +31,7 @@ from ember.store.base import (
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
-from ember.store.jobs_records import JobsAndRecords
+from ember.store.jobs_records import JobsAndRecords, RecordReads
 from ember.store.migrations import migration_scripts
 from ember.store.read_batcher import ReadBatcher
 from ember.store.read_connection import ReadConnection
@@ -235,6 +235,29 @@ def _finite_or_text(value: object) -> object:
     return value
 
 
+class PostgresLookups(TransactionSearch, RecordReads):
+    """Conditional lookups of the committed state on the pool, outside any transaction: they
+    lock nothing and take no advisory lock (the transaction that then writes asks again)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        unique = list(dict.fromkeys(keys))
+        rows = await asyncio.gather(*(self._store.read_row(*key) for key in unique))
+        return {key: _stored(row) for key, row in zip(unique, rows, strict=True) if row is not None}
+
+    async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
+        sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_dollar)
+        return [row["id"] for row in await self._rows(sql, params)]
+
+    async def _rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]:
+        return list(await self._store._connected().fetch(sql, *params))
+
+    def _placeholder(self, position: int) -> str:
+        return _dollar(position)
+
+
 class PostgresTransaction(JobsAndRecords, TransactionSearch):
     """A unit of work on one pooled connection (READ COMMITTED plus row locks).
 
@@ -383,7 +406,7 @@ class PostgresStore(SearchingStore):
             return False
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredVersion | None:
-        row = await self._reads.read(resource_type, resource_id)
+        row = await self.read_row(resource_type, resource_id)
         if row is None or (not ctx.unrestricted and not await self._may_know(ctx, resource_type, resource_id)):
             return None
         return _stored(row)
@@ -409,6 +432,13 @@ class PostgresStore(SearchingStore):
         )
         count: int = await self._connected().fetchval(sql, *params)
         return count
+
+    async def read_row(self, resource_type: str, resource_id: str) -> asyncpg.Record | None:
+        """The current version's row (deleted or not), coalesced with concurrent reads."""
+        return await self._reads.read(resource_type, resource_id)
+
+    def lookups(self) -> PostgresLookups:
+        return PostgresLookups(self)
 
     async def _read_rows(self, sql: str, *params: object) -> list[asyncpg.Record]:
         if self._read_connection is None:

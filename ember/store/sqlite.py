@@ -52,7 +52,7 @@ from ember.store.base import (
 )
 from ember.store.history_sql import history_sql, token_lookup_sql
 from ember.store.index_tables import INDEX_TABLES
-from ember.store.jobs_records import JobsAndRecords
+from ember.store.jobs_records import JobsAndRecords, RecordReads
 from ember.store.migrations import migration_scripts
 from ember.store.searching import Searcher, SearchingStore, TransactionSearch, too_costly
 
@@ -103,64 +103,64 @@ def _row_to_version(row: tuple[Any, ...]) -> StoredVersion:
     return StoredVersion(row[0], row[1], row[2], datetime.fromisoformat(row[3]), bool(row[4]), row[5])
 
 
-class SqliteTransaction(JobsAndRecords, TransactionSearch):
+class SqliteLookups(TransactionSearch, RecordReads):
+    """Conditional lookups on one of the store's connections, inline on the event loop: the
+    writer's inside a transaction, the reader's for `SqliteStore.lookups()` (the committed
+    state: a WAL reader waits for no writer)."""
+
+    _probes = True
+
+    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
+        self._connection = connection
+
+    async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        connection = self._connection()
+        found = {}
+        for key in dict.fromkeys(keys):
+            row = connection.execute(_READ_SQL, key).fetchone()
+            if row is not None:
+                found[key] = _row_to_version(row)
+        return found
+
+    async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
+        sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_qmark)
+        return [row[0] for row in self._connection().execute(sql, params).fetchall()]
+
+    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def _placeholder(self, position: int) -> str:
+        return f"?{position}"  # numbered, so one value can be used twice
+
+
+class SqliteTransaction(SqliteLookups, JobsAndRecords):
     """A unit of work on the writer connection; its statements run on the event loop, under the
     writers' lock (only the COMMIT goes to the writer thread)."""
 
-    _probes = True
     _claimable = "job INDEXED BY job_active"
 
     def __init__(self, store: SqliteStore) -> None:
-        self._store = store
+        super().__init__(store.writer_connection)
         self.conflict: VersionConflict | None = None
-
-    async def current(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
-        if not keys:
-            return {}
-
-        def fetch(connection: sqlite3.Connection) -> dict[tuple[str, str], StoredVersion]:
-            found = {}
-            for key in dict.fromkeys(keys):
-                row = connection.execute(_READ_SQL, key).fetchone()
-                if row is not None:
-                    found[key] = _row_to_version(row)
-            return found
-
-        return await self._store.on_writer(fetch)
 
     async def write(self, versions: Sequence[NewVersion]) -> None:
         try:
-            await self._store.on_writer(lambda connection: _write_versions(connection, versions))
+            _write_versions(self._connection(), versions)
         except VersionConflict as conflict:
             self.conflict = conflict
             raise
 
-    async def find_by_token(self, resource_type: str, param: str, system: str | None, code: str) -> list[str]:
-        sql, params = token_lookup_sql(resource_type, param, system, code, placeholder=_qmark)
-        rows = await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
-        return [row[0] for row in rows]
-
     async def reindex(self, entries: Sequence[ReindexEntry]) -> int:
-        def replace(connection: sqlite3.Connection) -> int:
-            kept = {}
-            for entry in entries:
-                key = (entry.resource_type, entry.id)
-                row = connection.execute(
-                    "SELECT version, deleted FROM resource WHERE resource_type = ? AND id = ?", key
-                )
-                found = row.fetchone()
-                if found is not None and found[0] == entry.version and not found[1]:
-                    kept[key] = entry.index
-            _replace_index_rows(connection, kept, set(kept))
-            return len(kept)
-
-        return await self._store.on_writer(replace)
-
-    async def _rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return await self._store.on_writer(lambda connection: connection.execute(sql, params).fetchall())
-
-    def _placeholder(self, position: int) -> str:
-        return f"?{position}"  # numbered, so one value can be used twice
+        connection = self._connection()
+        kept = {}
+        for entry in entries:
+            key = (entry.resource_type, entry.id)
+            row = connection.execute("SELECT version, deleted FROM resource WHERE resource_type = ? AND id = ?", key)
+            found = row.fetchone()
+            if found is not None and found[0] == entry.version and not found[1]:
+                kept[key] = entry.index
+        _replace_index_rows(connection, kept, set(kept))
+        return len(kept)
 
 
 def _write_versions(connection: sqlite3.Connection, versions: Sequence[NewVersion]) -> None:
@@ -389,7 +389,7 @@ class SqliteStore(SearchingStore):
         try:
             if group is None:
                 group = await self._open_group()
-            connection = self._writer_connection()
+            connection = self.writer_connection()
             connection.execute("SAVEPOINT unit")
             unit = SqliteTransaction(self)
             try:
@@ -413,7 +413,7 @@ class SqliteStore(SearchingStore):
     async def _open_group(self) -> _CommitGroup:
         await self._lock_writer()
         try:
-            self._writer_connection().execute("BEGIN IMMEDIATE")
+            self.writer_connection().execute("BEGIN IMMEDIATE")
         except BaseException:
             fcntl.flock(self._writer_lock_file(), fcntl.LOCK_UN)
             raise
@@ -437,7 +437,7 @@ class SqliteStore(SearchingStore):
         self._group = None
         if group.broken:
             try:
-                self._end("ROLLBACK" if self._writer_connection().in_transaction else None)
+                self._end("ROLLBACK" if self.writer_connection().in_transaction else None)
             finally:
                 group.committed.set_exception(sqlite3.OperationalError("a failed write rolled back its group"))
             return
@@ -481,7 +481,7 @@ class SqliteStore(SearchingStore):
         and let the writers' lock go."""
         try:
             if statement is not None:
-                self._writer_connection().execute(statement)
+                self.writer_connection().execute(statement)
         finally:
             fcntl.flock(self._writer_lock_file(), fcntl.LOCK_UN)
 
@@ -490,13 +490,16 @@ class SqliteStore(SearchingStore):
             raise RuntimeError("SqliteStore.open() was not called")
         return self._lock_file
 
-    def _writer_connection(self) -> sqlite3.Connection:
+    def writer_connection(self) -> sqlite3.Connection:
         return self._connection(self._writer)
+
+    def lookups(self) -> SqliteLookups:
+        return SqliteLookups(lambda: self._connection(self._reader))
 
     async def on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` with the writer connection, now, on the event loop: the caller holds the
         write lock (a transaction) or is opening the store."""
-        return work(self._writer_connection())
+        return work(self.writer_connection())
 
     @staticmethod
     async def _run(executor: ThreadPoolExecutor, work: Callable[[Any], T], connection: sqlite3.Connection | None) -> T:

@@ -299,7 +299,7 @@ async def test_conditional_delete_in_a_transaction_removes_the_one_match_or_noth
 
 async def test_a_retried_conditional_transaction_points_references_at_what_it_wrote(store: Store) -> None:
     """The first attempt loses a race (VersionConflict) after resolving and rewriting; the
-    retry chooses new ids, and every reference must follow them, not the first attempt's."""
+    retry resolves again, and every reference must follow what it wrote."""
     from ember.store.base import VersionConflict
 
     attempts = []
@@ -327,3 +327,118 @@ async def test_a_retried_conditional_transaction_points_references_at_what_it_wr
     assert f'"reference":"Patient/{patient_id}"'.encode() in observation.body
     assert f'"reference":"Encounter/{encounter_id}"'.encode() in observation.body
     assert await store.read(ctx, "Encounter", encounter_id) is not None
+
+
+def _watch_checks(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each resource checked from now on, whether the store transaction was open."""
+    from contextlib import asynccontextmanager
+
+    import ember.interactions.transaction as transaction_module
+
+    inside: list[bool] = []
+    open_transactions = []
+    begin, check = store.transaction, transaction_module._check
+
+    @asynccontextmanager
+    async def watched() -> Any:
+        async with begin() as tx:
+            open_transactions.append(tx)
+            try:
+                yield tx
+            finally:
+                open_transactions.pop()
+
+    def watched_check(entry: Any, moment: Any) -> Any:
+        inside.append(bool(open_transactions))
+        return check(entry, moment)
+
+    monkeypatch.setattr(store, "transaction", watched)
+    monkeypatch.setattr(transaction_module, "_check", watched_check)
+    return inside
+
+
+def _race_after_the_first_pass(monkeypatch: pytest.MonkeyPatch, race: Any) -> None:
+    """Run `race` between the pass against the committed state and the store transaction."""
+    import ember.interactions.transaction as transaction_module
+
+    speculate = transaction_module._speculate
+
+    async def then_race(*args: Any) -> Any:
+        guess = await speculate(*args)
+        await race()
+        return guess
+
+    monkeypatch.setattr(transaction_module, "_speculate", then_race)
+
+
+async def _post_bundle(store: Store, bundle: dict[str, Any]) -> dict[str, Any]:
+    _, entries = read_bundle(bundle, "http://ember.test/fhir")
+    response = await execute_transaction(AccessContext.system(), entries, store, "minimal")
+    assert response.resource is not None
+    return response.resource
+
+
+def _patient_with_mrn(mrn: str) -> dict[str, Any]:
+    return _transaction(_post({"resourceType": "Patient", "identifier": [{"system": MRN, "value": mrn}]}))
+
+
+async def test_a_conditional_transaction_checks_its_resources_before_it_takes_the_writer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation and index extraction of a store-dependent bundle run against the committed
+    state, before the store transaction (on SQLite, every worker's writer), when the
+    transaction's own lookups then answer the same."""
+    await _post_bundle(store, _patient_with_mrn("seen"))
+    inside = _watch_checks(store, monkeypatch)
+    bundle = _conditional_bundle("seen", "Checked")
+    bundle["entry"][1]["resource"]["performer"] = [{"reference": f"Patient?identifier={MRN}|seen"}]
+    result = await _post_bundle(store, bundle)
+    assert [e["response"]["status"] for e in result["entry"]] == ["200 OK", "201 Created"]
+    assert inside == [False, False]
+
+
+async def test_a_match_created_between_the_passes_is_updated_not_duplicated(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass found no patient and chose a new id; one appears before the store
+    transaction: the transaction's own lookup decides, and its resources are checked again."""
+    ctx = AccessContext.system()
+    raced: list[str] = []
+
+    async def create_the_patient() -> None:
+        created = await _post_bundle(store, _patient_with_mrn("late"))
+        raced.append(created["entry"][0]["response"]["location"].split("/")[1])
+
+    _race_after_the_first_pass(monkeypatch, create_the_patient)
+    inside = _watch_checks(store, monkeypatch)
+    result = await _post_bundle(store, _conditional_bundle("late", "Updated"))
+    patient, observation = (e["response"] for e in result["entry"])
+    assert patient["status"] == "200 OK" and patient["location"] == f"Patient/{raced[0]}/_history/2"
+    # The first pass's two checks, the racing create's, then the transaction's own two.
+    assert inside == [False, False, False, True, True]
+    stored = await store.read(ctx, "Observation", observation["location"].split("/")[1])
+    assert stored is not None and f'"reference":"Patient/{raced[0]}"'.encode() in stored.body
+    updated = await store.read(ctx, "Patient", raced[0])
+    assert (
+        updated is not None and b'"family":"Updated"' in updated.body and f'"id":"{raced[0]}"'.encode() in updated.body
+    )
+    assert await _version_count(store) == 3  # the raced patient (twice) and the observation
+
+
+async def test_a_conditional_reference_that_resolves_only_by_the_transaction_succeeds(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass finds nothing for the reference (it would answer 412); the target is
+    created before the store transaction, whose own lookup finds it."""
+    raced: list[str] = []
+
+    async def create_the_target() -> None:
+        created = await _post_bundle(store, _patient_with_mrn("target"))
+        raced.append(created["entry"][0]["response"]["location"].split("/")[1])
+
+    _race_after_the_first_pass(monkeypatch, create_the_target)
+    observation = {**OBSERVATION, "subject": {"reference": f"Patient?identifier={MRN}|target"}}
+    result = await _post_bundle(store, _transaction(_post(observation)))
+    location = result["entry"][0]["response"]["location"]
+    stored = await store.read(AccessContext.system(), "Observation", location.split("/")[1])
+    assert stored is not None and f'"reference":"Patient/{raced[0]}"'.encode() in stored.body

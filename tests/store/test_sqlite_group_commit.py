@@ -159,7 +159,7 @@ async def test_a_failure_that_rolls_back_the_transaction_fails_the_whole_group(s
     async def second() -> None:
         async with store.transaction() as tx:
             await tx.put_record("test", "second", {})
-            store._writer_connection().execute("ROLLBACK")  # what SQLite does on such errors
+            store.writer_connection().execute("ROLLBACK")  # what SQLite does on such errors
             raise OSError("disk full")
 
     writer, failing, queued_after = await _queued_behind_first(store, second, lambda: _put(store, "third"))

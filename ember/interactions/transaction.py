@@ -168,7 +168,7 @@ class _Resolution:
     def _restart(self) -> None:
         for request, interaction, params, resource_id, body_id in self._requests:
             request.interaction, request.params, request.id = interaction, params, resource_id
-            if interaction.startswith("conditional-") and isinstance(request.body, dict):
+            if interaction == "conditional-update" and isinstance(request.body, dict):
                 request.body.pop("id", None)  # the previous pass's choice
                 if body_id is not None:
                     request.body["id"] = body_id

@@ -354,6 +354,33 @@ async def test_concurrent_conditional_creates_of_one_identifier_create_exactly_o
     assert await store.history_count(CTX, HistoryQuery("Patient")) == 1
 
 
+async def test_lookups_answer_from_the_committed_state_outside_any_unit(store: Store) -> None:
+    """What a transaction Bundle resolves against before taking the writer: committed resources,
+    tokens and records; nothing of a unit still open."""
+    from ember.store.search_parse import parse_parameter
+
+    await write(store, version("p1", tokens=(MRN,)), version("p2", deleted=True, tokens=(MRN,)))
+    async with store.transaction() as tx:
+        await tx.put_record("kind", "key", {"seen": True})
+    lookups = store.lookups()
+    assert set(await lookups.current([("Patient", "p1"), ("Patient", "p2"), ("Patient", "none")])) == {
+        ("Patient", "p1"),
+        ("Patient", "p2"),
+    }
+    assert await lookups.find_by_token("Patient", "identifier", MRN.system, MRN.code) == ["p1"]
+    condition = parse_parameter("Patient", "identifier", f"{MRN.system}|{MRN.code}")
+    assert condition is not None
+    assert await lookups.search_ids(CTX, "Patient", [condition]) == ["p1"]
+    assert await lookups.get_record("kind", "key") == {"seen": True}
+    assert await lookups.get_record("kind", "other") is None
+    async with store.transaction() as tx:
+        await tx.write([version("p3", tokens=(MRN,))])
+        await tx.put_record("kind", "pending", {})
+        assert await lookups.find_by_token("Patient", "identifier", MRN.system, MRN.code) == ["p1"]
+        assert await lookups.get_record("kind", "pending") is None
+    assert sorted(await lookups.find_by_token("Patient", "identifier", MRN.system, MRN.code)) == ["p1", "p3"]
+
+
 # --- history ----------------------------------------------------------------------------------
 
 

@@ -14,10 +14,22 @@ from ember.access import AccessContext
 from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
 from ember.store.range_driver import extent_sql, narrowest, range_candidates
-from ember.store.search_query import Condition, IdCondition, IncludeSpec, SearchMatch, SearchQuery
+from ember.store.search_query import (
+    AllOf,
+    AnyOf,
+    Condition,
+    HasCondition,
+    IdCondition,
+    IncludeSpec,
+    Not,
+    SearchMatch,
+    SearchQuery,
+)
 from ember.store.search_sql import SearchSql, page_parts
 
 Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
+#: A fetch under a time budget of the store's: the rows, or None when the budget ran out first.
+Attempt = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]] | None]]
 
 #: Includes per page are capped so one `_revinclude` cannot pull a whole table into a response.
 MAX_INCLUDED = 1000
@@ -36,12 +48,22 @@ def too_costly(seconds: float) -> FhirError:
 
 class Searcher:
     """`probes`: the store's database wants correlated probes on a page's driving rows
-    (`SearchSql`)."""
+    (`SearchSql`). `attempt`: it cannot tell which form of `_has` is cheaper, so an unsorted
+    page with `_has` first runs the probed form under a time budget, then, if that ran out,
+    the set form (see `SearchSql`'s `correlated_has`)."""
 
-    def __init__(self, fetch: Fetch, placeholder: Callable[[int], str], *, probes: bool = False) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        placeholder: Callable[[int], str],
+        *,
+        probes: bool = False,
+        attempt: Attempt | None = None,
+    ) -> None:
         self._fetch = fetch
         self._placeholder = placeholder
         self._probes = probes
+        self._attempt = attempt
 
     def _sql(self, ctx: AccessContext) -> SearchSql:
         return SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes)
@@ -51,8 +73,7 @@ class Searcher:
         rows: list[Sequence[Any]] = []
         driver = await self._range_driver(query)
         for part in page_parts(query):
-            builder = self._sql(ctx)
-            rows += await self._fetch(builder.page(query, part, driver=driver), builder.params)
+            rows += await self._page(ctx, query, part, driver)
             if len(rows) > query.count:
                 break
         more = len(rows) > query.count
@@ -61,6 +82,17 @@ class Searcher:
             rows.reverse()
         matches = [SearchMatch(row[0], row[1], bytes(row[2]), (*row[3:], row[0], row[1])) for row in rows]
         return matches, more
+
+    async def _page(
+        self, ctx: AccessContext, query: SearchQuery, part: str | None, driver: Condition | None
+    ) -> list[Sequence[Any]]:
+        if self._attempt is not None and not query.sort and any(map(_has_inside, query.conditions)):
+            probed = SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes, correlated_has=True)
+            rows = await self._attempt(probed.page(query, part, driver=driver), probed.params)
+            if rows is not None:
+                return list(rows)
+        builder = self._sql(ctx)
+        return list(await self._fetch(builder.page(query, part, driver=driver), builder.params))
 
     async def _range_driver(self, query: SearchQuery) -> Condition | None:
         """With probes, of several range conditions on one parameter, the one fewest rows satisfy
@@ -119,6 +151,14 @@ class Searcher:
         if rules.unrestricted:
             return None
         return lambda bind: SearchSql(self._placeholder, rules, bind).visible_rows("v")
+
+
+def _has_inside(condition: Condition) -> bool:
+    if isinstance(condition, HasCondition):
+        return True
+    if isinstance(condition, AnyOf | AllOf):
+        return any(map(_has_inside, condition.conditions))
+    return isinstance(condition, Not) and _has_inside(condition.condition)
 
 
 class SearchingStore:

@@ -236,3 +236,48 @@ async def test_open_ranges_are_stored_and_searched_on_both_stores(client: httpx.
         response = await client.get("/Condition", params={"onset-age": value})
         assert response.status_code == 200, response.text
         assert set(_ids(response.json())) == expected, value
+
+
+@pytest.mark.parametrize("budget_runs_out", [False, True])
+async def test_has_answers_the_same_whichever_form_sqlite_runs(
+    client: httpx.AsyncClient, store: Any, monkeypatch: pytest.MonkeyPatch, budget_runs_out: bool
+) -> None:
+    """SQLite tries `_has` as probes of each patient's referrers under a time budget, then as
+    the set of every referrer's target (see SearchSql's `correlated_has`); both give one answer,
+    and PostgreSQL, which plans either form itself, gives it too."""
+    from ember.store import sqlite
+
+    with_code = [await _post(client, {"resourceType": "Patient"}) for _ in range(3)]
+    other_code = await _post(client, {"resourceType": "Patient"})
+    await _post(client, {"resourceType": "Patient"})
+    for patient in with_code:
+        await _post(client, _observation(patient, "8867-4", 70, "2024-01-01"))
+    await _post(client, _observation(other_code, "8310-5", 37, "2024-01-01"))
+    attempts: list[bool] = []
+    if isinstance(store, sqlite.SqliteStore):
+        if budget_runs_out:  # interrupted at its first progress check
+            monkeypatch.setattr(sqlite, "_ATTEMPT_SECONDS", -1.0)
+            monkeypatch.setattr(sqlite, "_PROGRESS_STEPS", 1)
+        attempt = store._searcher._attempt
+
+        async def recorded(sql: str, params: list[Any]) -> Any:
+            rows = await attempt(sql, params)
+            attempts.append(rows is not None)
+            return rows
+
+        monkeypatch.setattr(store._searcher, "_attempt", recorded)
+    for query in (f"code={LOINC}|8867-4", "code=8867-4,8310-5", "code=0000-0"):
+        response = await client.get(f"/Patient?_has:Observation:subject:{query}&_count=2")
+        assert response.status_code == 200, response.text
+        found = [e["resource"]["id"] for e in response.json().get("entry", [])]
+        expected = sorted(with_code + ([other_code] if "8310-5" in query else []))
+        if query.endswith("0000-0"):
+            expected = []
+        assert found == expected[:2], query
+        pages = [found]
+        while next_link := next((link["url"] for link in response.json()["link"] if link["relation"] == "next"), None):
+            response = await client.get(next_link)
+            pages.append([e["resource"]["id"] for e in response.json()["entry"]])
+        assert [i for page in pages for i in page] == expected, query
+    if isinstance(store, sqlite.SqliteStore):
+        assert attempts and all(answered is not budget_runs_out for answered in attempts)

@@ -25,7 +25,7 @@ from ember.store.search_query import (
     SearchMatch,
     SearchQuery,
 )
-from ember.store.search_sql import SearchSql, page_parts
+from ember.store.search_sql import VALUED, SearchSql, page_parts
 
 Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
 #: A fetch under a time budget of the store's: the rows, or None when the budget ran out first.
@@ -48,9 +48,9 @@ def too_costly(seconds: float) -> FhirError:
 
 class Searcher:
     """`probes`: the store's database wants correlated probes on a page's driving rows
-    (`SearchSql`). `attempt`: it cannot tell which form of `_has` is cheaper, so an unsorted
-    page with `_has` first runs the probed form under a time budget, then, if that ran out,
-    the set form (see `SearchSql`'s `correlated_has`)."""
+    (`SearchSql`). `attempt`: it cannot tell whether many or few resources match, so a page
+    with `_has` or a sort first runs in `SearchSql`'s `optimistic` forms under a time budget,
+    then, if that ran out, in the others."""
 
     def __init__(
         self,
@@ -86,8 +86,9 @@ class Searcher:
     async def _page(
         self, ctx: AccessContext, query: SearchQuery, part: str | None, driver: Condition | None
     ) -> list[Sequence[Any]]:
-        if self._attempt is not None and not query.sort and any(map(_has_inside, query.conditions)):
-            probed = SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes, correlated_has=True)
+        walked = part == VALUED or (not query.sort and any(map(_has_inside, query.conditions)))
+        if self._attempt is not None and walked:
+            probed = SearchSql(self._placeholder, AccessRules(ctx), probes=self._probes, optimistic=True)
             rows = await self._attempt(probed.page(query, part, driver=driver), probed.params)
             if rows is not None:
                 return list(rows)

@@ -243,9 +243,8 @@ async def test_has_answers_the_same_whichever_form_sqlite_runs(
     client: httpx.AsyncClient, store: Any, monkeypatch: pytest.MonkeyPatch, budget_runs_out: bool
 ) -> None:
     """SQLite tries `_has` as probes of each patient's referrers under a time budget, then as
-    the set of every referrer's target (see SearchSql's `correlated_has`); both give one answer,
+    the set of every referrer's target (see SearchSql's `optimistic`); both give one answer,
     and PostgreSQL, which plans either form itself, gives it too."""
-    from ember.store import sqlite
 
     with_code = [await _post(client, {"resourceType": "Patient"}) for _ in range(3)]
     other_code = await _post(client, {"resourceType": "Patient"})
@@ -253,19 +252,7 @@ async def test_has_answers_the_same_whichever_form_sqlite_runs(
     for patient in with_code:
         await _post(client, _observation(patient, "8867-4", 70, "2024-01-01"))
     await _post(client, _observation(other_code, "8310-5", 37, "2024-01-01"))
-    attempts: list[bool] = []
-    if isinstance(store, sqlite.SqliteStore):
-        if budget_runs_out:  # interrupted at its first progress check
-            monkeypatch.setattr(sqlite, "_ATTEMPT_SECONDS", -1.0)
-            monkeypatch.setattr(sqlite, "_PROGRESS_STEPS", 1)
-        attempt = store._searcher._attempt
-
-        async def recorded(sql: str, params: list[Any]) -> Any:
-            rows = await attempt(sql, params)
-            attempts.append(rows is not None)
-            return rows
-
-        monkeypatch.setattr(store._searcher, "_attempt", recorded)
+    attempts = _record_attempts(store, monkeypatch, budget_runs_out)
     for query in (f"code={LOINC}|8867-4", "code=8867-4,8310-5", "code=0000-0"):
         response = await client.get(f"/Patient?_has:Observation:subject:{query}&_count=2")
         assert response.status_code == 200, response.text
@@ -275,9 +262,68 @@ async def test_has_answers_the_same_whichever_form_sqlite_runs(
             expected = []
         assert found == expected[:2], query
         pages = [found]
-        while next_link := next((link["url"] for link in response.json()["link"] if link["relation"] == "next"), None):
-            response = await client.get(next_link)
-            pages.append([e["resource"]["id"] for e in response.json()["entry"]])
-        assert [i for page in pages for i in page] == expected, query
+        assert await _following_pages(client, response, pages) == expected, query
+    _assert_attempts(store, attempts, budget_runs_out)
+
+
+def _record_attempts(store: Any, monkeypatch: pytest.MonkeyPatch, budget_runs_out: bool) -> list[bool]:
+    """On SQLite, whether each optimistic attempt answered (see Searcher), with a budget that
+    runs out at the first progress check when `budget_runs_out`."""
+    from ember.store import sqlite
+
+    attempts: list[bool] = []
+    if not isinstance(store, sqlite.SqliteStore):
+        return attempts
+    if budget_runs_out:
+        monkeypatch.setattr(sqlite, "_ATTEMPT_SECONDS", -1.0)
+        monkeypatch.setattr(sqlite, "_PROGRESS_STEPS", 1)
+    attempt = store._searcher._attempt
+
+    async def recorded(sql: str, params: list[Any]) -> Any:
+        rows = await attempt(sql, params)
+        attempts.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(store._searcher, "_attempt", recorded)
+    return attempts
+
+
+def _assert_attempts(store: Any, attempts: list[bool], budget_runs_out: bool) -> None:
+    from ember.store import sqlite
+
     if isinstance(store, sqlite.SqliteStore):
         assert attempts and all(answered is not budget_runs_out for answered in attempts)
+
+
+async def _following_pages(client: httpx.AsyncClient, response: httpx.Response, pages: list[list[str]]) -> list[str]:
+    """The ids of `pages` and of every page after `response` (`next` links), in order."""
+    while next_link := next((link["url"] for link in response.json()["link"] if link["relation"] == "next"), None):
+        response = await client.get(next_link)
+        pages.append([e["resource"]["id"] for e in response.json()["entry"]])
+    return [i for page in pages for i in page]
+
+
+@pytest.mark.parametrize("budget_runs_out", [False, True])
+async def test_sorted_pages_answer_the_same_whichever_form_sqlite_runs(
+    client: httpx.AsyncClient, store: Any, monkeypatch: pytest.MonkeyPatch, budget_runs_out: bool
+) -> None:
+    """SQLite first walks the sort key's index rows with probes, taking each resource at one
+    row even when several hold its extreme value, then, past its budget, collects and groups
+    (see SearchSql's `optimistic`); every resource appears once, in order, over every page."""
+    moss_twice = {"resourceType": "Patient", "name": [{"family": "Moss"}, {"family": "MOSS"}], "gender": "female"}
+    twice = await _post(client, moss_twice)
+    others = {
+        family: await _post(client, {"resourceType": "Patient", "name": [{"family": family}], "gender": "female"})
+        for family in ("Abel", "Zorn", "Moss", "Kent")
+    }
+    await _post(client, {"resourceType": "Patient", "name": [{"family": "Nobody"}], "gender": "male"})
+    attempts = _record_attempts(store, monkeypatch, budget_runs_out)
+    for sort, expected in (
+        ("family", [others["Abel"], others["Kent"], *sorted([twice, others["Moss"]]), others["Zorn"]]),
+        ("-family", [others["Zorn"], *sorted([twice, others["Moss"]]), others["Kent"], others["Abel"]]),
+    ):
+        response = await client.get(f"/Patient?_sort={sort}&_count=2&gender=female")
+        assert response.status_code == 200, response.text
+        first = [e["resource"]["id"] for e in response.json().get("entry", [])]
+        assert await _following_pages(client, response, [first]) == expected, sort
+    _assert_attempts(store, attempts, budget_runs_out)

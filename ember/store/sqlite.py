@@ -92,8 +92,8 @@ _WRITER_CHECKPOINT_PAGES = 50_000  # ~200 MB of WAL: only when the checkpoint th
 #: A running search checks its deadline every this many SQLite virtual-machine steps (well
 #: under a millisecond of work each time).
 _PROGRESS_STEPS = 10_000
-#: How long a page with `_has` may take in its probed form before the set form runs instead
-#: (see Searcher): a common code's page took 0.3-4 ms probed at 1M resources, from disk.
+#: How long a page may take in SearchSql's `optimistic` form before the other runs instead (see
+#: Searcher). At 1M resources a common code's page took 0.3-4 ms with `_has`, 14-27 ms sorted.
 _ATTEMPT_SECONDS = 0.025
 
 

@@ -68,9 +68,9 @@ class SearchSql:
     d.id ...)`, through the table's `_resource` index) rather than as semi-joins. SQLite
     materialises an uncorrelated `IN (SELECT ...)` whole, then drove the page from it: the other
     side of a date range read half the date index. A probe costs one index seek per row walked,
-    and the walk in id order stops when the page is full. A sorted page keeps the semi-join:
-    SQLite cannot stop a walk in sort-key order early (it groups every row first), so there it
-    is cheaper to collect the matches of the condition. PostgreSQL plans either form as a
+    and the walk in id order stops when the page is full. A sorted page keeps the semi-join
+    (SQLite groups every row of a walk in sort-key order before it can stop, so collecting the
+    condition's matches is cheaper) unless `optimistic`. PostgreSQL plans either form as a
     semi-join from its statistics, so it keeps the uncorrelated one.
 
     `optimistic` renders the forms that are fast when many resources match and slow when few
@@ -422,9 +422,7 @@ class SearchSql:
         """`alias` has a referrer whose own index rows match (see `optimistic`); only for a
         plain index condition on a type without access rule, as `_ids_of` reads it."""
         referrer = self._alias()
-        leaf = self._leaves.leaf(condition.condition)
-        own = f"x.resource_type = {referrer}.resource_type AND x.id = {referrer}.id"
-        matches = f"EXISTS (SELECT 1 FROM {leaf.table}_index x WHERE {own} AND {leaf.predicate})"
+        matches = self._member(referrer, (condition.source_type,), self._leaves.leaf(condition.condition), probe=True)
         return (
             f"EXISTS (SELECT 1 FROM reference_index {referrer} "
             f"WHERE {referrer}.resource_type = {self.bind(condition.source_type)} "

@@ -43,9 +43,10 @@ _PARAMETER_COLUMNS = frozenset({"resource_type", "param"})
 _PG_CONDITION_COLUMN = re.compile(r"(?:\w+\.)?(\w+) (?:=|<>|>=|<=|>|<|~~|~>=~|~<~)")
 _SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX \S+ \(([^)]*)\)")
 _SQLITE_CONDITION_COLUMN = re.compile(r"(\w+)(?:=|>|<)")
-#: A statement of scalar `min()`/`max()` subqueries (SQLite's extent of a range parameter): each
-#: reads one entry at the end of an index, though the plan shows the index narrowed to a parameter.
-_EXTENT_PART = r"\(SELECT (?:min|max)\(\w+\) FROM \w+ WHERE [^()]*\)"
+#: A statement of scalar `min()`/`max()` subqueries (SQLite's extent of a range parameter), and of
+#: a date parameter's shape by primary key: each reads one entry at the end of an index or table,
+#: though the plan shows it narrowed to a parameter.
+_EXTENT_PART = r"\(SELECT (?:min\(\w+\)|max\(\w+\)|max_span|max_values) FROM \w+ WHERE [^()]*\)"
 _SQLITE_EXTENT = re.compile(rf"SELECT {_EXTENT_PART}(?:, {_EXTENT_PART})*")
 Statement = tuple[str, tuple[object, ...]]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ember.store.access_rules import NOTHING, AccessRules
+from ember.store.range_driver import DateWindow
 from ember.store.search_leaves import TEXT_MAX, IndexLeaves, Leaf, driver_rank
 from ember.store.search_query import (
     AllOf,
@@ -58,6 +59,8 @@ class _Source:
     table: str
     alias: str
     where: str
+    #: SQLite's `INDEXED BY ...` after the alias, when the index to read is chosen here.
+    hint: str = ""
 
 
 class SearchSql:
@@ -122,11 +125,11 @@ class SearchSql:
             f"(SELECT r.resource_type, r.id FROM resource r WHERE NOT r.deleted AND {access})"
         )
 
-    def page(self, query: SearchQuery, part: str | None = None, *, driver: Condition | None = None) -> str:
+    def page(self, query: SearchQuery, part: str | None = None, *, driver: Condition | DateWindow | None = None) -> str:
         """The rows of one page, or of one `part` of it (see `page_parts`), one more than
         `count` to tell whether another follows: resource_type, id, body, then the sort keys.
-        `driver`: the index condition an unsorted page's keys come from, when the caller knows
-        better than `driver_rank` (see range_driver.py)."""
+        `driver`: the index condition (or date window) an unsorted page's keys come from, when
+        the caller knows better than `driver_rank` (see range_driver.py)."""
         if part == VALUED:
             return self._valued_page(query)
         if query.sort:
@@ -146,7 +149,10 @@ class SearchSql:
             )
         # The page's keys come from the index rows alone, in (type, id) order; only its
         # resources are read.
-        keys = f"SELECT DISTINCT {row}.resource_type, {row}.id FROM {source.table} {row} WHERE {' AND '.join(where)}"
+        keys = (
+            f"SELECT DISTINCT {row}.resource_type, {row}.id FROM {source.table} {row}{source.hint} "
+            f"WHERE {' AND '.join(where)}"
+        )
         return (
             f"SELECT r.resource_type, r.id, r.body FROM ({keys} {order} {limit}) p JOIN resource r "
             f"ON r.resource_type = p.resource_type AND r.id = p.id ORDER BY r.resource_type {tie}, r.id {tie}"
@@ -283,12 +289,14 @@ class SearchSql:
     # --- conditions ----------------------------------------------------------------------------
 
     def _matches(
-        self, types: Sequence[str], conditions: Sequence[Condition], driver: Condition | None = None
+        self, types: Sequence[str], conditions: Sequence[Condition], driver: Condition | DateWindow | None = None
     ) -> _Source:
         """Where the matches are found. With an index condition, its index rows (alias `d`):
         they exist only for current, not deleted versions, so `resource` need not be read, and
         the table's `_resource` index can give them in id order. Otherwise `resource` rows
         (alias `k`)."""
+        if isinstance(driver, DateWindow):
+            return self._window(types, conditions, driver)
         if driver is None:
             driver = min((c for c in conditions if driver_rank(c) is not None), key=driver_rank, default=None)
         if driver is None:
@@ -300,6 +308,21 @@ class SearchSql:
         ]
         where += self._access_filter("d", types)
         return _Source(f"{leaf.table}_index", "d", " AND ".join(where))
+
+    def _window(self, types: Sequence[str], conditions: Sequence[Condition], window: DateWindow) -> _Source:
+        """The rows of the window, read from the value index alone; the parameter has one row
+        per resource, so its conditions hold on that row, and the others are probed."""
+        where = [
+            self._type_filter("d", types),
+            f"d.param = {self.bind(window.param)}",
+            f"d.low >= {self.bind(window.start)}",
+            f"d.low < {self.bind(window.end)}",
+            *(self._leaves.leaf(condition).on("d") for condition in window.conditions),
+        ]
+        others = [c for c in conditions if not any(c is own for own in window.conditions)]
+        where += [self._condition("d", types, condition, probe=True) for condition in others]
+        where += self._access_filter("d", types)
+        return _Source("date_index", "d", " AND ".join(where), " INDEXED BY date_index_low")
 
     def _type_filter(self, alias: str, types: Sequence[str]) -> str:
         if len(types) == 1:

@@ -13,7 +13,15 @@ from typing import Any
 from ember.access import AccessContext
 from ember.fhir.outcome import FhirError, error
 from ember.store.access_rules import AccessRules
-from ember.store.range_driver import extent_sql, narrowest, range_candidates
+from ember.store.range_driver import (
+    WINDOW_ROWS,
+    DateWindow,
+    date_window,
+    extent_sql,
+    narrowest,
+    range_candidates,
+    window_rows_sql,
+)
 from ember.store.search_query import (
     AllOf,
     AnyOf,
@@ -84,7 +92,7 @@ class Searcher:
         return matches, more
 
     async def _page(
-        self, ctx: AccessContext, query: SearchQuery, part: str | None, driver: Condition | None
+        self, ctx: AccessContext, query: SearchQuery, part: str | None, driver: Condition | DateWindow | None
     ) -> list[Sequence[Any]]:
         walked = part == VALUED or (not query.sort and any(map(_has_inside, query.conditions)))
         if self._attempt is not None and walked:
@@ -95,15 +103,22 @@ class Searcher:
         builder = self._sql(ctx)
         return list(await self._fetch(builder.page(query, part, driver=driver), builder.params))
 
-    async def _range_driver(self, query: SearchQuery) -> Condition | None:
-        """With probes, of several range conditions on one parameter, the one fewest rows satisfy
-        (range_driver.py); None to leave the choice to `SearchSql`."""
+    async def _range_driver(self, query: SearchQuery) -> Condition | DateWindow | None:
+        """With probes, for several range conditions on one parameter: the window of a
+        single-valued date parameter's rows if it is narrow, else the condition fewest rows
+        satisfy (range_driver.py); None to leave the choice to `SearchSql`."""
         candidates = range_candidates(query) if self._probes else []
         if not candidates:
             return None
-        sql, params = extent_sql(query.resource_types[0], candidates[0], self._placeholder)
-        rows = await self._fetch(sql, params)
-        return narrowest(candidates, rows[0][0], rows[0][1])
+        resource_type = query.resource_types[0]
+        sql, params = extent_sql(resource_type, candidates[0], self._placeholder)
+        low, high, max_span, max_values = (await self._fetch(sql, params))[0]
+        window = date_window(candidates, max_span, max_values)
+        if window is not None:
+            sql, params = window_rows_sql(resource_type, window, self._placeholder)
+            if (await self._fetch(sql, params))[0][0] <= WINDOW_ROWS:
+                return window
+        return narrowest(candidates, low, high)
 
     async def count(self, ctx: AccessContext, query: SearchQuery) -> int:
         builder = self._sql(ctx)

@@ -32,6 +32,7 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -66,6 +67,12 @@ _INSERT_CURRENT_SQL = f"INSERT INTO resource ({_COLUMNS}) VALUES"
 _ON_CONFLICT_CURRENT = (
     " ON CONFLICT (resource_type, id) DO UPDATE SET version = excluded.version, "
     "last_updated = excluded.last_updated, deleted = excluded.deleted, body = excluded.body"
+)
+_WIDEN_DATE_SHAPE_SQL = "INSERT INTO date_shape (resource_type, param, max_span, max_values) VALUES"
+_ON_CONFLICT_DATE_SHAPE = (
+    " ON CONFLICT (resource_type, param) DO UPDATE SET max_span = max(max_span, excluded.max_span), "
+    "max_values = max(max_values, excluded.max_values) "
+    "WHERE excluded.max_span > date_shape.max_span OR excluded.max_values > date_shape.max_values"
 )
 #: `k CROSS JOIN resource`: SQLite keeps that order, one primary-key search per key (with a
 #: row-value `IN` list it scanned the whole table).
@@ -216,6 +223,23 @@ def _replace_index_rows(
         rows = [(*key, *row) for key, index in latest.items() for row in index.get(table.kind, ())]
         if rows:
             _insert_rows(connection, f"INSERT INTO {table.name} ({', '.join(table.column_names)}) VALUES", rows)
+    _widen_date_shapes(connection, latest)
+
+
+def _widen_date_shapes(connection: sqlite3.Connection, latest: dict[tuple[str, str], IndexRows]) -> None:
+    """Keep `date_shape` (migration 0331) at least as wide as every date row written: the
+    widest span and the most values of one resource, per type and parameter. The upsert only
+    writes when a figure grows, which after the first writes of a parameter is rare."""
+    shapes: dict[tuple[str, str], tuple[int, int]] = {}
+    for (resource_type, _), index in latest.items():
+        values = Counter(row[0] for row in index.get("date", ()))
+        for param, low, high, _grp in index.get("date", ()):
+            key = (resource_type, param)
+            span, count = shapes.get(key, (0, 0))
+            shapes[key] = (max(span, high - low), max(count, values[param]))
+    if shapes:
+        rows = [(*key, *shape) for key, shape in shapes.items()]
+        _insert_rows(connection, _WIDEN_DATE_SHAPE_SQL, rows, _ON_CONFLICT_DATE_SHAPE)
 
 
 def _insert_rows(connection: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:

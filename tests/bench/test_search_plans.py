@@ -137,18 +137,28 @@ async def test_an_unsorted_page_reads_resources_only_by_their_keys(
         assert reads and all("(id = " in lines[n + 1] and "Index Cond" in lines[n + 1] for n in reads), statement.plan
 
 
-async def test_sqlite_checks_the_other_bound_of_a_date_range_on_each_walked_row(
-    store: Store, store_location: str, backend: Backend
+@pytest.mark.parametrize("collect", [True, False])
+async def test_sqlite_reads_a_date_ranges_window_or_checks_the_other_bound_on_each_walked_row(
+    store: Store, store_location: str, backend: Backend, monkeypatch: pytest.MonkeyPatch, collect: bool
 ) -> None:
-    """No side of the range is materialised whole first (a `LIST SUBQUERY`): at 300,000
-    resources that read half the date index for every page."""
+    """A narrow window of a single-valued date parameter is read from its value index alone;
+    past WINDOW_ROWS the rows are walked in id order, the other bound probed on each. Neither
+    materialises one side of the range whole first (a `LIST SUBQUERY`): at 300,000 resources
+    that read half the date index for every page."""
     if backend.name != "sqlite":
         pytest.skip("PostgreSQL turns either form into the semi-join its statistics favour")
+    from ember.store import searching
+
+    monkeypatch.setattr(searching, "WINDOW_ROWS", searching.WINDOW_ROWS if collect else -1)
     paths = await _bench_searches(store)
 
     plans = await explain_searches("sqlite", f"sqlite:///{store_location}", {"date": paths["date range"]})
 
-    extent, page = plans["date"].statements  # the parameter's extent picks the driving bound first
+    # The parameter's extent and shape, then the window's rows counted, pick the form first.
+    extent, counted, page = plans["date"].statements
     assert "min(low)" in extent.sql and not extent.parameter_ranges
+    assert "count(*)" in counted.sql and not counted.parameter_ranges
     assert "LIST SUBQUERY" not in page.plan
-    assert "CORRELATED SCALAR SUBQUERY" in page.plan
+    window = "SEARCH d USING COVERING INDEX date_index_low (resource_type=? AND param=? AND low>? AND low<?)"
+    assert (window in page.plan) is collect, page.plan
+    assert ("CORRELATED SCALAR SUBQUERY" in page.plan) is not collect, page.plan

@@ -327,3 +327,62 @@ async def test_sorted_pages_answer_the_same_whichever_form_sqlite_runs(
         first = [e["resource"]["id"] for e in response.json().get("entry", [])]
         assert await _following_pages(client, response, [first]) == expected, sort
     _assert_attempts(store, attempts, budget_runs_out)
+
+
+@pytest.mark.parametrize("collect", [True, False])
+async def test_date_ranges_answer_the_same_whether_sqlite_collects_a_window_or_walks(
+    client: httpx.AsyncClient, store: Any, monkeypatch: pytest.MonkeyPatch, collect: bool
+) -> None:
+    """SQLite reads a single-valued date parameter's matches from a window of its value index,
+    widened by the longest period stored (range_driver.py), up to WINDOW_ROWS rows, and walks the
+    rows in id order past that; a parameter with several values per resource always walks, its
+    bounds may hold on different values. Every form gives the answer of the spec's semantics."""
+    from ember.store import range_driver, searching, sqlite
+
+    def observation(when: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, **when}
+
+    inside = [
+        await _post(client, observation({"effectiveDateTime": day}))
+        for day in ("2021-03-01T00:00:00Z", "2021-03-15", "2021-03-31T23:59:59Z", "2021-03", "2021")
+    ]
+    inside.append(await _post(client, observation({"effectivePeriod": {"start": "2019-01-01", "end": "2021-03-02"}})))
+    inside.append(await _post(client, observation({"effectivePeriod": {"start": "2020-06-01", "end": "2022-01-01"}})))
+    for day in ("2021-02-28T23:59:59Z", "2021-04-01", "2020-01-01"):
+        await _post(client, observation({"effectiveDateTime": day}))
+    await _post(client, observation({"effectivePeriod": {"start": "2018-01-01", "end": "2021-02-27"}}))
+
+    def goal(*due: str) -> dict[str, Any]:
+        targets = [{"dueDate": day} for day in due]
+        return {
+            "resourceType": "Goal",
+            "lifecycleStatus": "active",
+            "description": {"text": "g"},
+            "subject": {"reference": "Patient/p"},
+            "target": targets,
+        }
+
+    goals = [await _post(client, goal("2020-01-01", "2030-01-01")), await _post(client, goal("2021-03-10"))]
+    await _post(client, goal("2020-01-01", "2021-02-01"))
+
+    drivers: list[object] = []
+    if isinstance(store, sqlite.SqliteStore):
+        monkeypatch.setattr(searching, "WINDOW_ROWS", 10_000 if collect else -1)
+        choose = store._searcher._range_driver
+
+        async def recorded(query: Any) -> Any:
+            drivers.append(driver := await choose(query))
+            return driver
+
+        monkeypatch.setattr(store._searcher, "_range_driver", recorded)
+    for path, expected, windowed in (
+        ("/Observation?date=ge2021-03-01&date=lt2021-04-01&_count=2", sorted(inside), collect),
+        ("/Goal?target-date=ge2021-03-01&target-date=lt2021-04-01&_count=2", sorted(goals), False),
+    ):
+        drivers.clear()
+        response = await client.get(path)
+        assert response.status_code == 200, response.text
+        first = [e["resource"]["id"] for e in response.json().get("entry", [])]
+        assert await _following_pages(client, response, [first]) == expected, path
+        if isinstance(store, sqlite.SqliteStore):
+            assert drivers and all(isinstance(d, range_driver.DateWindow) is windowed for d in drivers), path

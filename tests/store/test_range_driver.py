@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ember.access import AccessContext
 from ember.store.access_rules import AccessRules
-from ember.store.range_driver import narrowest, range_candidates
+from ember.store.range_driver import date_window, narrowest, range_candidates
 from ember.store.search_parse import parse_parameter
 from ember.store.search_query import Condition, SearchQuery, SortKey
 from ember.store.search_sql import SearchSql
@@ -58,3 +58,20 @@ def test_the_chosen_condition_drives_the_page_and_the_other_is_probed() -> None:
     driving, probed = sql.split("EXISTS", 1)
     assert "d.low < ?" in driving and "d.high >=" not in driving
     assert "x.high >= ?" in probed
+
+
+def test_a_single_valued_date_parameter_gives_a_window_widened_by_its_longest_span() -> None:
+    candidates = range_candidates(_query(("date", "ge2011-06-01"), ("date", "lt2011-07-01")))
+    day = 86_400_000_000
+    window = date_window(candidates, day, 1)
+    assert window is not None and window.conditions == tuple(candidates)
+    assert (window.start, window.end) == (1_306_886_400_000_000 - day, 1_309_478_400_000_000)
+
+
+def test_no_window_for_several_values_per_resource_or_an_open_side() -> None:
+    """With several values, a resource may meet each bound on another value, outside any window."""
+    month = range_candidates(_query(("date", "ge2011-06-01"), ("date", "lt2011-07-01")))
+    assert date_window(month, 0, 2) is None
+    assert date_window(month, None, None) is None  # no rows of the parameter yet
+    not_equal = range_candidates(_query(("date", "ge2011-06-01"), ("date", "ne2011-06-15")))
+    assert date_window(not_equal, 0, 1) is None

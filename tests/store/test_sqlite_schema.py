@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from ember.access import AccessContext
+from ember.store.access_rules import AccessRules
 from ember.store.migrations import migration_scripts
+from ember.store.search_parse import parse_parameter
+from ember.store.search_query import SearchQuery
+from ember.store.search_sql import SearchSql
 from ember.store.sqlite import SqliteStore, _statements
 
 pytestmark = pytest.mark.anyio
@@ -77,3 +81,43 @@ async def test_every_index_has_planner_statistics(tmp_path: Path) -> None:
         (stat,) = connection.execute("SELECT stat FROM sqlite_stat1 WHERE idx = ?", (name,)).fetchone()
         columns = sql.split("(", 1)[1].count(",") + 1
         assert len(stat.split()) == columns + 1, name  # the row count, then one figure per column
+
+
+async def test_a_string_pages_keys_come_from_the_lookup_index_alone(tmp_path: Path) -> None:
+    """Migration 0330: the id is in string_index_lookup, so a prefix match reads no table row of
+    string_index (each was a random read of the file at scale)."""
+    path = tmp_path / "ember.db"
+    store = SqliteStore(str(path))
+    await store.open()
+    await store.close()
+    condition = parse_parameter("Patient", "name", "koepp")
+    builder = SearchSql(lambda n: "?", AccessRules(AccessContext.system()), probes=True)
+    sql = builder.page(SearchQuery(("Patient",), (condition,), count=50))
+    connection = sqlite3.connect(path)
+    plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", builder.params)]
+    assert (
+        "SEARCH d USING COVERING INDEX string_index_lookup (resource_type=? AND param=? AND value>? AND value<?)"
+        in plan
+    )
+
+
+async def test_the_date_shapes_of_an_existing_database_are_measured_on_migration(tmp_path: Path) -> None:
+    """Migration 0331 fills `date_shape` from the rows already indexed: the windows of a date
+    range rely on it never being narrower than the data."""
+    path = tmp_path / "ember.db"
+    _database_at(path, 330)
+    connection = sqlite3.connect(path, isolation_level=None)
+    rows = [
+        ("Observation", "o1", "date", 10, 30),
+        ("Observation", "o2", "date", 5, 5),
+        ("Goal", "g1", "target-date", 1, 1),
+    ]
+    rows.append(("Goal", "g1", "target-date", 7, 7))
+    connection.executemany("INSERT INTO date_index VALUES (?, ?, ?, ?, ?, 0)", rows)
+    connection.close()
+    store = SqliteStore(str(path))
+    await store.open()
+    await store.close()
+    connection = sqlite3.connect(path)
+    shapes = set(connection.execute("SELECT resource_type, param, max_span, max_values FROM date_shape"))
+    assert shapes == {("Observation", "date", 20, 1), ("Goal", "target-date", 0, 2)}

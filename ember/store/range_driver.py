@@ -41,11 +41,11 @@ WINDOW_ROWS = 8_000
 @dataclass(frozen=True)
 class DateWindow:
     """Drives a page from the rows of one single-valued date parameter whose `low` lies in
-    [start, end) (None: unbounded), each row checked against every one of `conditions`."""
+    [start, end), each row checked against every one of `conditions`."""
 
     param: str
-    start: int | None
-    end: int | None
+    start: int
+    end: int
     conditions: tuple[RangeCondition, ...]
 
 
